@@ -1,0 +1,1 @@
+"""GPT-OSS local inference bench & eval harness."""

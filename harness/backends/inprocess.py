@@ -1,0 +1,160 @@
+"""In-process backend on llama-cpp-python's low-level API (the decode path llama-bench uses).
+
+The model is loaded once and kept while the load parameters (file, n_gpu_layers, load mode) stay
+the same across points, as llama-bench does; each start() makes a fresh context for its point.
+"""
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import llama_cpp
+import numpy as np
+import psutil
+
+LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
+              "mlock": llama_cpp.LLAMA_LOAD_MODE_MLOCK, "mmap+mlock": llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
+              "dio": llama_cpp.LLAMA_LOAD_MODE_DIRECT_IO}
+FLASH_ATTN = {"auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO, "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+              "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}
+KV_TYPES = {"f32": llama_cpp.GGML_TYPE_F32, "f16": llama_cpp.GGML_TYPE_F16, "bf16": 30,
+            "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0,
+            "q4_1": llama_cpp.GGML_TYPE_Q4_1, "q5_0": llama_cpp.GGML_TYPE_Q5_0,
+            "q5_1": llama_cpp.GGML_TYPE_Q5_1, "iq4_nl": llama_cpp.GGML_TYPE_IQ4_NL}
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+class _LlamaLog:
+    """Keeps llama.cpp's log quiet but remembers the tail, so a failure can say why."""
+
+    def __init__(self) -> None:
+        self.tail: collections.deque[str] = collections.deque(maxlen=40)
+        self.echo = bool(os.environ.get("HARNESS_LLAMA_LOG"))
+        self._cb = llama_cpp.llama_log_callback(self._log)
+        llama_cpp.llama_log_set(self._cb, ctypes.c_void_p(0))
+
+    def _log(self, level: int, text: bytes, _user) -> None:
+        line = text.decode("utf-8", "replace")
+        self.tail.append(line)
+        if self.echo:
+            print(line, end="")
+
+    def reason(self) -> str:
+        errs = [ln.strip() for ln in self.tail if "error" in ln.lower() or "failed" in ln.lower()]
+        return errs[-1] if errs else ""
+
+
+_LOG: _LlamaLog | None = None
+_MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s
+
+
+def physical_cores() -> int:
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def load_mode(cfg) -> str:
+    return cfg.load_mode or ("mmap" if cfg.use_mmap else "none")
+
+
+def system_info() -> str:
+    return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+
+
+def _init() -> _LlamaLog:
+    global _LOG
+    if _LOG is None:
+        _LOG = _LlamaLog()
+        llama_cpp.llama_backend_init()
+    return _LOG
+
+
+def release_model() -> None:
+    if _MODEL:
+        llama_cpp.llama_model_free(_MODEL.pop("ptr"))
+        _MODEL.clear()
+
+
+def _model(path: Path, n_gpu_layers: int, mode: str) -> tuple[Any, float, bool]:
+    """The loaded model for these load parameters; (ptr, load seconds, reused?)."""
+    key = f"{path}|{n_gpu_layers}|{mode}"
+    if _MODEL.get("key") == key:
+        return _MODEL["ptr"], _MODEL["load_s"], True
+    release_model()
+    log = _init()
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = n_gpu_layers
+    params.load_mode = LOAD_MODES[mode]
+    t0 = time.perf_counter()
+    ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    load_s = time.perf_counter() - t0
+    if not ptr:
+        raise BackendError(f"llama.cpp could not load {path}: {log.reason() or 'no reason logged'}")
+    _MODEL.update(key=key, ptr=ptr, load_s=load_s)
+    return ptr, load_s, False
+
+
+class InProcessBackend:
+    name = "inprocess"
+
+    def __init__(self, cfg, model_path: Path) -> None:
+        self.cfg = cfg
+        self.model_path = Path(model_path)
+        self.n_threads = cfg.n_threads or physical_cores()
+        self.ctx = None
+        self.model = None
+        self.n_vocab = 0
+        self._info: dict[str, Any] = {}
+
+    def start(self) -> None:
+        c = self.cfg
+        self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c))
+        p = llama_cpp.llama_context_default_params()
+        p.n_ctx, p.n_batch, p.n_ubatch = c.n_ctx, c.n_batch, c.n_ubatch
+        p.n_threads = p.n_threads_batch = self.n_threads
+        p.flash_attn_type = FLASH_ATTN[c.flash_attn]
+        p.type_k, p.type_v = KV_TYPES[c.type_k], KV_TYPES[c.type_v]
+        p.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(self.model, p)
+        if not self.ctx:
+            raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
+                               f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
+                               f"flash_attn={c.flash_attn}): {_init().reason() or 'no reason logged'}")
+        vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+        desc = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(self.model, desc, len(desc))
+        self._info = {
+            "model_type": desc.value.decode(), "model_size": llama_cpp.llama_model_size(self.model),
+            "model_n_params": llama_cpp.llama_model_n_params(self.model),
+            "load_s": load_s, "model_reused": reused, "n_threads": self.n_threads,
+            "load_mode": load_mode(c), "use_mmap": load_mode(c) in ("mmap", "mmap+mlock"),
+        }
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    def clear(self) -> None:
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
+
+    def decode(self, tokens: Sequence[int]) -> None:
+        arr = np.ascontiguousarray(tokens, dtype=np.int32)
+        buf = (llama_cpp.llama_token * len(arr)).from_buffer(arr)
+        rc = llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(buf, len(arr)))
+        if rc != 0:
+            raise BackendError(f"llama_decode returned {rc} for a batch of {len(arr)} tokens: "
+                               f"{_init().reason() or 'no reason logged'}")
+
+    def synchronize(self) -> None:
+        llama_cpp.llama_synchronize(self.ctx)
+
+    def stop(self) -> None:
+        if self.ctx:
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None

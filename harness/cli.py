@@ -1,0 +1,78 @@
+"""`harness` console script: bench (Hydra entry point) and models prepare.
+
+    harness bench [-m] [hydra overrides...]
+    harness models prepare [model=...] [model.quant=A,B ...]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+USAGE = """usage: harness <command> [args]
+
+commands:
+  bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar)
+  models prepare [overrides...] build the models a config names (if missing), print each GGUF path
+"""
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"harness: error: {msg}", file=sys.stderr)
+    return code
+
+
+def bench(argv: list[str]) -> int:
+    from harness.config.plan import plan
+    from harness.config.validate import ConfigError
+    from harness.sweep import app, progress
+
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    overrides = [a for a in argv if not a.startswith("-")]
+    try:
+        points = plan(overrides, multirun)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if any(p.get("sweep") for p in points) and not multirun:
+        return _fail("a sweep preset was given without -m; run `harness bench -m +sweep=NAME`")
+    progress.start(len(points))
+    return app.launch(argv)
+
+
+def models(argv: list[str]) -> int:
+    if not argv or argv[0] != "prepare":
+        return _fail("usage: harness models prepare [model=NAME] [model.quant=Q,...]")
+    from harness.config.plan import plan
+    from harness.config.validate import ConfigError
+    from harness.models import cache
+    from harness.models.quantize import QuantizeError
+    overrides = argv[1:]
+    try:
+        points = plan(overrides, multirun=True)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    seen: set[Path] = set()
+    for cfg in points:
+        try:
+            path = cache.prepare(cfg.model)
+        except (QuantizeError, OSError) as exc:
+            return _fail(str(exc), 1)
+        if path not in seen:
+            seen.add(path)
+            print(path, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    handlers = {"bench": bench, "models": models}
+    if cmd not in handlers:
+        return _fail(f"unknown command {cmd!r}; choose one of: {', '.join(handlers)}")
+    return handlers[cmd](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Config schemas (Hydra ConfigStore) and validation with one-line errors."""

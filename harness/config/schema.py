@@ -1,0 +1,96 @@
+"""Dataclass schemas for the Hydra config tree; YAML under configs/ holds the values.
+
+Every key a user can set or sweep is a typed field here, so Hydra rejects a wrong type or an
+unknown key before any work starts. Value checks that types cannot express live in validate.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+QUANTS = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0",
+          "Q3_K_M", "Q3_K_S", "Q2_K", "IQ4_NL", "MXFP4_MOE")
+LOAD_MODES = ("none", "mmap", "mlock", "mmap+mlock", "dio")
+FLASH_ATTN = ("auto", "on", "off")
+KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
+MODES = ("raw",)
+BACKENDS = ("inprocess",)
+WORKLOADS = ("pp_tg",)
+
+
+@dataclass
+class ArchConfig:
+    """Shape of a synthetic gpt-oss model (ignored for a model loaded from a file)."""
+    n_embd: int = 64
+    n_layer: int = 2
+    n_head: int = 2
+    n_head_kv: int = 1
+    head_dim: int = 64
+    n_expert: int = 4
+    n_expert_used: int = 2
+    n_ff_exp: int = 64
+    sliding_window: int = 64
+    n_ctx_train: int = 131072
+    rope_freq_base: float = 150000.0
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "synthetic-tiny"
+    kind: str = "synthetic"            # synthetic: built here; file: a GGUF the user has
+    quant: str = "F16"
+    path: Optional[str] = None          # kind=file: the GGUF ({quant} is replaced)
+    path_env: Optional[str] = None      # kind=file: environment variable that overrides path
+    source_hint: str = ""               # kind=file: where such a file comes from
+    cache_dir: Optional[str] = None     # synthetic models; default ~/.cache/harness/models
+    arch: ArchConfig = field(default_factory=ArchConfig)
+
+
+@dataclass
+class BackendConfig:
+    type: str = "inprocess"
+    n_ctx: int = 4096
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    use_mmap: bool = True
+    load_mode: Optional[str] = None     # none|mmap|mlock|mmap+mlock|dio; unset: from use_mmap
+    n_gpu_layers: int = 99
+    flash_attn: str = "auto"
+    n_threads: int = 0                  # 0: the number of physical cores
+    type_k: str = "f16"
+    type_v: str = "f16"
+
+
+@dataclass
+class WorkloadConfig:
+    name: str = "pp_tg"
+    n_prompt: int = 512
+    n_gen: int = 128
+    n_depth: int = 0
+    pg: bool = False                    # also a combined pp<n_prompt>+tg<n_gen> test
+    repetitions: int = 5
+    warmup: bool = True
+    seed: int = 1234
+
+
+@dataclass
+class BenchConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    mode: str = "raw"
+    results_dir: str = "results"
+    run_name: str = "bench"
+    sweep: Any = None                   # set by a sweep/ preset: a name and a description
+    fail_on_error: bool = True
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="bench_schema", node=BenchConfig)
+    cs.store(group="model", name="model_schema", node=ModelConfig)
+    cs.store(group="backend", name="backend_schema", node=BackendConfig)
+    cs.store(group="workload", name="workload_schema", node=WorkloadConfig)

@@ -1,0 +1,78 @@
+"""Value checks that types cannot express. Each failure is one line: key, value, what is allowed."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from harness.config import schema
+
+
+class ConfigError(ValueError):
+    """A user error in the configuration; its message is the whole story, no traceback."""
+
+
+def _one_of(key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+
+
+def _at_least(key: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{key}={value} is out of range; it must be >= {low}")
+
+
+def model_file(model) -> Path:
+    """The GGUF a kind=file model points at (environment variable first); refuses a missing file."""
+    raw = os.environ.get(model.path_env) if model.path_env else None
+    raw = raw or model.path
+    if not raw:
+        raise ConfigError(
+            f"model.path is not set for model {model.name}; set model.path=/path/to/file.gguf"
+            + (f" or {model.path_env}" if model.path_env else ""))
+    path = Path(os.path.expanduser(str(raw).replace("{quant}", model.quant)))
+    if not path.is_file():
+        hint = f" ({model.source_hint})" if model.source_hint else ""
+        via = f"model.path or {model.path_env}" if model.path_env else "model.path"
+        raise ConfigError(f"model file for {model.name} not found: {path}; set {via} to your GGUF{hint}")
+    return path
+
+
+def validate(cfg: DictConfig) -> None:
+    m, b, w = cfg.model, cfg.backend, cfg.workload
+    _one_of("mode", cfg.mode, schema.MODES)
+    _one_of("model.kind", m.kind, ("synthetic", "file"))
+    if m.kind == "synthetic":
+        _one_of("model.quant", m.quant, schema.QUANTS)
+        for key in ("n_embd", "n_layer", "n_head", "n_head_kv", "head_dim", "n_expert", "n_ff_exp"):
+            _at_least(f"model.arch.{key}", m.arch[key], 1)
+        if m.arch.n_expert_used > m.arch.n_expert or m.arch.n_expert_used < 1:
+            raise ConfigError(f"model.arch.n_expert_used={m.arch.n_expert_used} is out of range; "
+                              f"it must be between 1 and model.arch.n_expert={m.arch.n_expert}")
+    else:
+        model_file(m)
+    _one_of("backend.type", b.type, schema.BACKENDS)
+    _at_least("backend.n_ctx", b.n_ctx, 1)
+    _at_least("backend.n_batch", b.n_batch, 1)
+    _at_least("backend.n_ubatch", b.n_ubatch, 1)
+    if b.n_ubatch > b.n_batch:
+        raise ConfigError(f"backend.n_ubatch={b.n_ubatch} is larger than backend.n_batch={b.n_batch}; "
+                          "n_ubatch must be <= n_batch")
+    _at_least("backend.n_threads", b.n_threads, 0)
+    _at_least("backend.n_gpu_layers", b.n_gpu_layers, -1)
+    if b.load_mode is not None:
+        _one_of("backend.load_mode", b.load_mode, schema.LOAD_MODES)
+    _one_of("backend.flash_attn", b.flash_attn, schema.FLASH_ATTN)
+    _one_of("backend.type_k", b.type_k, schema.KV_TYPES)
+    _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
+    _one_of("workload.name", w.name, schema.WORKLOADS)
+    _at_least("workload.repetitions", w.repetitions, 1)
+    for key in ("n_prompt", "n_gen", "n_depth"):
+        _at_least(f"workload.{key}", w[key], 0)
+    if w.n_prompt + w.n_gen == 0:
+        raise ConfigError("workload.n_prompt=0 and workload.n_gen=0: nothing to measure; set either > 0")
+    need = w.n_depth + w.n_prompt + w.n_gen
+    if need > b.n_ctx:
+        raise ConfigError(f"backend.n_ctx={b.n_ctx} is too small for n_depth+n_prompt+n_gen={need}; "
+                          f"it must be >= {need}")

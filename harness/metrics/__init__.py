@@ -1,0 +1,1 @@
+"""Every derived number (rates, means, spreads, percentiles, intervals) is computed here."""

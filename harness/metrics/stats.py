@@ -1,0 +1,48 @@
+"""A tiny stats object over repetition samples, and the rates llama-bench reports."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class Stats:
+    n: int
+    mean: float
+    stddev: float      # sample standard deviation (n-1), 0 for one sample
+    min: float
+    max: float
+    median: float
+    p90: float
+    p99: float
+    ci95: float        # half width of the 95% t-interval of the mean, 0 for one sample
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {prefix + k: v for k, v in asdict(self).items()}
+
+
+def describe(xs: Sequence[float]) -> Stats:
+    a = np.asarray(xs, dtype=float)
+    if a.size == 0:
+        nan = math.nan
+        return Stats(0, nan, nan, nan, nan, nan, nan, nan, nan)
+    sd = float(a.std(ddof=1)) if a.size > 1 else 0.0
+    ci = float(sps.t.ppf(0.975, a.size - 1) * sd / math.sqrt(a.size)) if a.size > 1 else 0.0
+    return Stats(int(a.size), float(a.mean()), sd, float(a.min()), float(a.max()), float(np.median(a)),
+                 float(np.percentile(a, 90)), float(np.percentile(a, 99)), ci)
+
+
+def rates(samples_ns: Sequence[int], n_tokens: int) -> list[float]:
+    """Tokens per second of each repetition (llama-bench: n_tokens * 1e9 / t_ns)."""
+    return [n_tokens * 1e9 / ns for ns in samples_ns]
+
+
+def bench_columns(samples_ns: Sequence[int], n_tokens: int) -> dict[str, float]:
+    """llama-bench's avg_ns, stddev_ns, avg_ts, stddev_ts (+ our ci95_ts) from the samples."""
+    ns, ts = describe(samples_ns), describe(rates(samples_ns, n_tokens))
+    return {"avg_ns": ns.mean, "stddev_ns": ns.stddev, "avg_ts": ts.mean, "stddev_ts": ts.stddev,
+            "ci95_ts": ts.ci95}

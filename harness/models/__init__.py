@@ -1,0 +1,1 @@
+"""Model builders and vocabularies for the harness."""

@@ -1,0 +1,1 @@
+"""The results schema, the row writer, the environment record and the merge of job shards."""

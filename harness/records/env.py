@@ -1,0 +1,109 @@
+"""The environment record: machine, accelerator, versions and commit, carried by every row."""
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ACCELS = ("cuda", "metal", "vulkan")
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_model() -> str:
+    if sys.platform == "darwin":
+        return _run(["sysctl", "-n", "machdep.cpu.brand_string"]) or platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_model() -> str:
+    out = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"])
+    if out:
+        return "; ".join(ln.strip() for ln in out.splitlines())
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return cpu_model()  # Apple Silicon: the GPU is part of the SoC
+    return ""
+
+
+def compute_backends(system_info: str) -> list[str]:
+    """Backend names from llama.cpp's system info ('CUDA : ... | CPU : ...')."""
+    return [seg.split(" : ")[0].strip() for seg in system_info.split("|") if " : " in seg]
+
+
+def accelerator(system_info: str) -> str:
+    seen = " ".join(compute_backends(system_info)).lower()
+    for name in ACCELS:
+        if name in seen or (name == "metal" and "mtl" in seen):
+            return name
+    return "cpu"
+
+
+def git_commit() -> str:
+    root = Path(__file__).resolve().parents[2]
+    sha = _run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"])
+    if not sha:
+        return "unknown"
+    dirty = _run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"])
+    return sha + ("+dirty" if dirty else "")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+@functools.cache
+def environment() -> dict[str, Any]:
+    """The full record (env.json); row_columns() picks what every row carries."""
+    from harness.backends.inprocess import system_info
+    info = system_info()
+    vm = psutil.virtual_memory()
+    return {
+        "os": f"{platform.system()} {platform.release()}",
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_info": cpu_model(),
+        "cpu_cores_physical": psutil.cpu_count(logical=False),
+        "cpu_cores_logical": psutil.cpu_count(),
+        "mem_total_mb": round(vm.total / 2**20),
+        "gpu_info": gpu_model(),
+        "accel": accelerator(info),
+        "accel_requested": os.environ.get("HARNESS_ACCEL", ""),
+        "backends": ",".join(compute_backends(info)),
+        "system_info": info,
+        "python": platform.python_version(),
+        "llama_cpp_python": _version("llama-cpp-python"),
+        "build_commit": f"llama-cpp-python-{_version('llama-cpp-python')}",
+        "versions": {d: _version(d) for d in ("hydra-core", "gguf", "openai-harmony", "numpy", "pandas")},
+        "harness_version": _version("gpt-oss-harness"),
+        "harness_commit": git_commit(),
+    }
+
+
+ROW_KEYS = ("os", "cpu_info", "gpu_info", "accel", "backends", "system_info", "llama_cpp_python",
+            "build_commit", "harness_version", "harness_commit")
+
+
+def row_columns() -> dict[str, Any]:
+    env = environment()
+    return {k: env[k] for k in ROW_KEYS}

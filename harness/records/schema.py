@@ -1,0 +1,79 @@
+"""The one schema of result columns, for every output format (CSV, JSONL, markdown).
+
+llama-bench's names are used where the meaning is the same, so rows sit beside theirs.
+`python -m harness.records.schema` prints the table docs/BENCHMARKS.md carries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    doc: str
+    llama_bench: bool = False
+
+
+C = Column
+COLUMNS: tuple[Column, ...] = (
+    C("run_id", "str", "sweep (or run) folder name"),
+    C("point", "int", "index of the sweep point (Hydra job number)"),
+    C("test", "str", "test name: pp512, tg128, pp512+tg128, with ' @ d<D>' for a depth"),
+    C("status", "str", "ok, failed or unsupported"),
+    C("error", "str", "why the point failed (one line)"),
+    C("backend", "str", "inprocess"),
+    C("mode", "str", "raw (Harmony comes with its own workload)"),
+    C("workload", "str", "pp_tg"),
+    C("model_name", "str", "preset name, e.g. synthetic-small"),
+    C("quant", "str", "quantization of the model file, e.g. Q4_K_M"),
+    C("model_filename", "str", "GGUF file name", True),
+    C("model_type", "str", "llama.cpp's model description", True),
+    C("model_size", "int", "model size in bytes", True),
+    C("model_n_params", "int", "parameter count", True),
+    C("n_ctx", "int", "context size"),
+    C("n_batch", "int", "logical batch size", True),
+    C("n_ubatch", "int", "physical batch size", True),
+    C("n_threads", "int", "CPU threads used", True),
+    C("type_k", "str", "K cache type", True),
+    C("type_v", "str", "V cache type", True),
+    C("n_gpu_layers", "int", "layers offloaded to the GPU", True),
+    C("flash_attn", "str", "auto, on or off (llama-bench: 0/1)", True),
+    C("use_mmap", "bool", "model memory-mapped", True),
+    C("load_mode", "str", "llama.cpp load mode: none, mmap, mlock, mmap+mlock, dio"),
+    C("n_prompt", "int", "prompt tokens of the test", True),
+    C("n_gen", "int", "generated tokens of the test", True),
+    C("n_depth", "int", "tokens in the KV cache before the test (untimed)", True),
+    C("repetitions", "int", "timed repetitions"),
+    C("test_time", "str", "UTC time the test started (ISO 8601)", True),
+    C("avg_ns", "float", "mean wall time of a repetition, ns", True),
+    C("stddev_ns", "float", "sample standard deviation of avg_ns", True),
+    C("avg_ts", "float", "mean of per-repetition tokens/s", True),
+    C("stddev_ts", "float", "sample standard deviation of the per-repetition tokens/s", True),
+    C("ci95_ts", "float", "half width of the 95% t-interval of avg_ts"),
+    C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
+    C("model_reused", "bool", "the model stayed loaded from the previous point"),
+    C("peak_rss_mb", "float", "peak resident memory of the process during the point, MiB"),
+    C("os", "str", "operating system and release"),
+    C("cpu_info", "str", "CPU model", True),
+    C("gpu_info", "str", "GPU model(s), empty when none", True),
+    C("accel", "str", "accelerator backend of the llama.cpp build: cpu, metal, cuda, vulkan"),
+    C("backends", "str", "llama.cpp compute backends seen in its system info", True),
+    C("system_info", "str", "llama.cpp's system-info string (CPU features, GPU backends)"),
+    C("llama_cpp_python", "str", "llama-cpp-python version (pins the llama.cpp tree)"),
+    C("build_commit", "str", "llama.cpp build identifier", True),
+    C("harness_version", "str", "harness package version"),
+    C("harness_commit", "str", "git commit of the harness (+dirty)"),
+)
+NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+
+def markdown() -> str:
+    lines = ["| column | type | meaning | llama-bench |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.type} | {c.doc} | {'yes' if c.llama_bench else ''} |" for c in COLUMNS]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown())

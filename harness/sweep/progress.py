@@ -1,0 +1,28 @@
+"""One line per finished point with an ETA (plain text, fine on a terminal and in a CI log)."""
+from __future__ import annotations
+
+import sys
+import time
+
+STATE = {"total": 0, "done": 0, "t0": 0.0, "failed": 0}
+
+
+def start(total: int) -> None:
+    STATE.update(total=total, done=0, t0=time.monotonic(), failed=0)
+
+
+def _clock(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def point_done(label: str, summary: str, failed: bool) -> None:
+    if not STATE["t0"]:
+        start(1)
+    STATE["done"] += 1
+    STATE["failed"] += int(failed)
+    done, total = STATE["done"], max(STATE["total"], STATE["done"])
+    elapsed = time.monotonic() - STATE["t0"]
+    eta = elapsed / done * (total - done)
+    print(f"[{done}/{total}] {label} | {summary} | elapsed {_clock(elapsed)} ETA {_clock(eta)}",
+          file=sys.stderr, flush=True)

@@ -1,0 +1,83 @@
+"""llama-bench's pp/tg tests on a DecodeBackend, measured the way llama-bench measures them.
+
+pp<N>: N random tokens decoded in n_batch chunks. tg<N>: N single-token decodes, no sampling.
+pp<N>+tg<M>: both in one timed run. d<D>: D tokens prefilled, untimed, before each repetition.
+One warm-up, then `repetitions` timed runs with the KV memory cleared between them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.backends.base import DecodeBackend
+
+
+@dataclass(frozen=True)
+class Test:
+    n_prompt: int
+    n_gen: int
+    n_depth: int
+
+    @property
+    def name(self) -> str:
+        parts = ([f"pp{self.n_prompt}"] if self.n_prompt else []) + ([f"tg{self.n_gen}"] if self.n_gen else [])
+        return "+".join(parts) + (f" @ d{self.n_depth}" if self.n_depth else "")
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_prompt + self.n_gen
+
+
+def plan(w) -> list[Test]:
+    tests = []
+    if w.n_prompt:
+        tests.append(Test(w.n_prompt, 0, w.n_depth))
+    if w.n_gen:
+        tests.append(Test(0, w.n_gen, w.n_depth))
+    if w.pg and w.n_prompt and w.n_gen:
+        tests.append(Test(w.n_prompt, w.n_gen, w.n_depth))
+    return tests
+
+
+class PpTg:
+    def __init__(self, backend: DecodeBackend, n_batch: int, seed: int) -> None:
+        self.b = backend
+        self.n_batch = n_batch
+        self.rng = np.random.default_rng(seed)
+
+    def _tokens(self, n: int) -> np.ndarray:
+        return self.rng.integers(0, self.b.n_vocab, size=n, dtype=np.int32)
+
+    def _prompt(self, tokens: np.ndarray) -> None:
+        for i in range(0, len(tokens), self.n_batch):
+            self.b.decode(tokens[i:i + self.n_batch])
+        self.b.synchronize()
+
+    def _gen(self, tokens: np.ndarray) -> None:
+        for i in range(len(tokens)):
+            self.b.decode(tokens[i:i + 1])
+            self.b.synchronize()
+
+    def run(self, test: Test, repetitions: int, warmup: bool) -> list[int]:
+        """Timed repetitions of `test`; returns the wall time of each in ns."""
+        if warmup:
+            self.b.clear()
+            if test.n_prompt:
+                self._prompt(self._tokens(test.n_prompt))
+            if test.n_gen:
+                self._gen(self._tokens(1))
+        samples = []
+        for _ in range(repetitions):
+            self.b.clear()
+            if test.n_depth:
+                self._prompt(self._tokens(test.n_depth))
+            prompt, gen = self._tokens(test.n_prompt), self._tokens(test.n_gen)
+            t0 = time.perf_counter_ns()
+            if test.n_prompt:
+                self._prompt(prompt)
+            if test.n_gen:
+                self._gen(gen)
+            samples.append(time.perf_counter_ns() - t0)
+        return samples
