@@ -5,7 +5,6 @@ the same across points, as llama-bench does; each start() makes a fresh context 
 """
 from __future__ import annotations
 
-import collections
 import ctypes
 import os
 import time
@@ -15,6 +14,8 @@ from typing import Any, Sequence
 import llama_cpp
 import numpy as np
 import psutil
+
+from harness.backends.llama_log import llama_log
 
 LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
               "mlock": llama_cpp.LLAMA_LOAD_MODE_MLOCK, "mmap+mlock": llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
@@ -31,27 +32,6 @@ class BackendError(RuntimeError):
     pass
 
 
-class _LlamaLog:
-    """Keeps llama.cpp's log quiet but remembers the tail, so a failure can say why."""
-
-    def __init__(self) -> None:
-        self.tail: collections.deque[str] = collections.deque(maxlen=40)
-        self.echo = bool(os.environ.get("HARNESS_LLAMA_LOG"))
-        self._cb = llama_cpp.llama_log_callback(self._log)
-        llama_cpp.llama_log_set(self._cb, ctypes.c_void_p(0))
-
-    def _log(self, level: int, text: bytes, _user) -> None:
-        line = text.decode("utf-8", "replace")
-        self.tail.append(line)
-        if self.echo:
-            print(line, end="")
-
-    def reason(self) -> str:
-        errs = [ln.strip() for ln in self.tail if "error" in ln.lower() or "failed" in ln.lower()]
-        return errs[-1] if errs else ""
-
-
-_LOG: _LlamaLog | None = None
 _MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s
 
 
@@ -67,14 +47,6 @@ def system_info() -> str:
     return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
 
 
-def _init() -> _LlamaLog:
-    global _LOG
-    if _LOG is None:
-        _LOG = _LlamaLog()
-        llama_cpp.llama_backend_init()
-    return _LOG
-
-
 def release_model() -> None:
     if _MODEL:
         llama_cpp.llama_model_free(_MODEL.pop("ptr"))
@@ -87,7 +59,7 @@ def _model(path: Path, n_gpu_layers: int, mode: str) -> tuple[Any, float, bool]:
     if _MODEL.get("key") == key:
         return _MODEL["ptr"], _MODEL["load_s"], True
     release_model()
-    log = _init()
+    log = llama_log()
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = n_gpu_layers
     params.load_mode = LOAD_MODES[mode]
@@ -114,7 +86,15 @@ class InProcessBackend:
 
     def start(self) -> None:
         c = self.cfg
+        self._info = {"n_threads": self.n_threads, "load_mode": load_mode(c),
+                      "use_mmap": load_mode(c) in ("mmap", "mmap+mlock")}
         self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c))
+        desc = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(self.model, desc, len(desc))
+        self._info.update(model_type=desc.value.decode(), model_size=llama_cpp.llama_model_size(self.model),
+                          model_n_params=llama_cpp.llama_model_n_params(self.model),
+                          load_s=load_s, model_reused=reused)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self.model))
         p = llama_cpp.llama_context_default_params()
         p.n_ctx, p.n_batch, p.n_ubatch = c.n_ctx, c.n_batch, c.n_ubatch
         p.n_threads = p.n_threads_batch = self.n_threads
@@ -125,17 +105,7 @@ class InProcessBackend:
         if not self.ctx:
             raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
                                f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
-                               f"flash_attn={c.flash_attn}): {_init().reason() or 'no reason logged'}")
-        vocab = llama_cpp.llama_model_get_vocab(self.model)
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
-        desc = ctypes.create_string_buffer(256)
-        llama_cpp.llama_model_desc(self.model, desc, len(desc))
-        self._info = {
-            "model_type": desc.value.decode(), "model_size": llama_cpp.llama_model_size(self.model),
-            "model_n_params": llama_cpp.llama_model_n_params(self.model),
-            "load_s": load_s, "model_reused": reused, "n_threads": self.n_threads,
-            "load_mode": load_mode(c), "use_mmap": load_mode(c) in ("mmap", "mmap+mlock"),
-        }
+                               f"flash_attn={c.flash_attn}): {llama_log().reason() or 'no reason logged'}")
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -149,7 +119,7 @@ class InProcessBackend:
         rc = llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(buf, len(arr)))
         if rc != 0:
             raise BackendError(f"llama_decode returned {rc} for a batch of {len(arr)} tokens: "
-                               f"{_init().reason() or 'no reason logged'}")
+                               f"{llama_log().reason() or 'no reason logged'}")
 
     def synchronize(self) -> None:
         llama_cpp.llama_synchronize(self.ctx)

@@ -43,7 +43,7 @@ class ModelConfig:
     kind: str = "synthetic"            # synthetic: built here; file: a GGUF the user has
     quant: str = "F16"
     path: Optional[str] = None          # kind=file: the GGUF ({quant} is replaced)
-    path_env: Optional[str] = None      # kind=file: environment variable that overrides path
+    path_env: Optional[str] = None      # kind=file: the environment variable the preset reads path from
     source_hint: str = ""               # kind=file: where such a file comes from
     cache_dir: Optional[str] = None     # synthetic models; default ~/.cache/harness/models
     arch: ArchConfig = field(default_factory=ArchConfig)

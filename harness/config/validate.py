@@ -24,9 +24,8 @@ def _at_least(key: str, value: int, low: int) -> None:
 
 
 def model_file(model) -> Path:
-    """The GGUF a kind=file model points at (environment variable first); refuses a missing file."""
-    raw = os.environ.get(model.path_env) if model.path_env else None
-    raw = raw or model.path
+    """The GGUF a kind=file model points at; refuses a missing file naming where it looked."""
+    raw = model.path
     if not raw:
         raise ConfigError(
             f"model.path is not set for model {model.name}; set model.path=/path/to/file.gguf"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import llama_cpp
 
+from harness.backends.llama_log import llama_log
+
 FTYPES = {
     "F16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
     "BF16": llama_cpp.LLAMA_FTYPE_MOSTLY_BF16,
@@ -31,6 +33,7 @@ class QuantizeError(RuntimeError):
 
 def quantize(src: Path, dst: Path, quant: str, n_threads: int | None = None) -> Path:
     """Quantize `src` (F16) into `dst` atomically; llama.cpp picks fallbacks for odd shapes."""
+    log = llama_log()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[quant]
     params.nthread = n_threads or os.cpu_count() or 1
@@ -38,6 +41,7 @@ def quantize(src: Path, dst: Path, quant: str, n_threads: int | None = None) -> 
     rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
     if rc != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
-        raise QuantizeError(f"llama_model_quantize failed for {quant} (code {rc}): {src} -> {dst}")
+        raise QuantizeError(f"llama_model_quantize failed for {quant} (code {rc}): {src} -> {dst}: "
+                            f"{log.reason() or 'no reason logged'}")
     os.replace(tmp, dst)
     return dst

@@ -6,6 +6,7 @@ template. Weights come from a fixed seed, so two builds of one shape give the sa
 """
 from __future__ import annotations
 
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -66,6 +67,7 @@ def _data(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.nda
 
 def write(arch: ArchConfig, path: Path, name: str) -> Path:
     """Write the F16 synthetic model to `path` (atomically) and return it."""
+    logging.getLogger("gguf").setLevel(logging.WARNING)
     v = vocab.gguf_vocab()
     n_vocab = len(v.tokens)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")

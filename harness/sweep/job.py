@@ -45,8 +45,10 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
             path = cache.prepare(cfg.model)
             base["model_filename"] = path.name
             backend = backends.create(cfg, path)
-            backend.start()
-            base.update(backend.info())
+            try:
+                backend.start()
+            finally:
+                base.update(backend.info())
             runner = pp_tg.PpTg(backend, cfg.backend.n_batch, cfg.workload.seed)
             for test in tests:
                 row = {"test": test.name, "n_prompt": test.n_prompt, "n_gen": test.n_gen,

@@ -15,7 +15,7 @@ from harness.backends.base import DecodeBackend
 
 
 @dataclass(frozen=True)
-class Test:
+class Case:
     n_prompt: int
     n_gen: int
     n_depth: int
@@ -30,14 +30,14 @@ class Test:
         return self.n_prompt + self.n_gen
 
 
-def plan(w) -> list[Test]:
+def plan(w) -> list[Case]:
     tests = []
     if w.n_prompt:
-        tests.append(Test(w.n_prompt, 0, w.n_depth))
+        tests.append(Case(w.n_prompt, 0, w.n_depth))
     if w.n_gen:
-        tests.append(Test(0, w.n_gen, w.n_depth))
+        tests.append(Case(0, w.n_gen, w.n_depth))
     if w.pg and w.n_prompt and w.n_gen:
-        tests.append(Test(w.n_prompt, w.n_gen, w.n_depth))
+        tests.append(Case(w.n_prompt, w.n_gen, w.n_depth))
     return tests
 
 
@@ -60,7 +60,7 @@ class PpTg:
             self.b.decode(tokens[i:i + 1])
             self.b.synchronize()
 
-    def run(self, test: Test, repetitions: int, warmup: bool) -> list[int]:
+    def run(self, test: Case, repetitions: int, warmup: bool) -> list[int]:
         """Timed repetitions of `test`; returns the wall time of each in ns."""
         if warmup:
             self.b.clear()

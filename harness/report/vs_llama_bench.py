@@ -1,0 +1,79 @@
+"""In-process pp/tg against llama.cpp's own llama-bench on the same GGUF, threads and batches.
+
+Both run in one session, interleaved (llama-bench, harness, llama-bench, harness ...) so machine
+drift hits both alike. `make vs-llama-bench` builds llama-bench from the very llama.cpp tree
+llama-cpp-python vendors and writes the table this prints.
+
+    python -m harness.report.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.backends.inprocess import InProcessBackend, physical_cores, release_model
+from harness.config.plan import plan
+from harness.metrics.stats import bench_columns, describe
+from harness.models import cache
+from harness.workloads.pp_tg import PpTg, Case
+
+
+def llama_bench(binary: str, model: Path, t: Case, threads: int, b: int, ub: int, reps: int) -> float:
+    cmd = [binary, "-m", str(model), "-t", str(threads), "-b", str(b), "-ub", str(ub), "-r", str(reps),
+           "-p", str(t.n_prompt), "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out)[0]["avg_ts"])
+
+
+def harness_ts(cfg, model: Path, t: Case) -> float:
+    backend = InProcessBackend(cfg.backend, model)
+    backend.start()
+    try:
+        samples = PpTg(backend, cfg.backend.n_batch, cfg.workload.seed).run(t, cfg.workload.repetitions, True)
+    finally:
+        backend.stop()
+    return bench_columns(samples, t.n_tokens)["avg_ts"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--model", default="synthetic-small")
+    ap.add_argument("--quant", nargs="+", default=["F16", "Q8_0", "Q4_K_M", "MXFP4_MOE"])
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    threads = physical_cores()
+    lines = [f"| model | quant | test | llama-bench t/s | harness t/s | harness / llama-bench |",
+             "|---|---|---|---:|---:|---:|"]
+    for quant in a.quant:
+        cfg = plan([f"model={a.model}", f"model.quant={quant}", f"backend.n_threads={threads}",
+                    "backend.flash_attn=off", f"workload.repetitions={a.repetitions}"], False)[0]
+        model = cache.prepare(cfg.model)
+        for t in (Case(512, 0, 0), Case(0, 128, 0)):
+            ref, ours = [], []
+            runs = [lambda: ref.append(llama_bench(a.llama_bench, model, t, threads, cfg.backend.n_batch,
+                                                   cfg.backend.n_ubatch, a.repetitions)),
+                    lambda: ours.append(harness_ts(cfg, model, t))]
+            for i in range(a.rounds):  # ABBA order: neither side always runs first
+                for run in runs if i % 2 == 0 else runs[::-1]:
+                    run()
+            r, o = describe(ref), describe(ours)
+            line = (f"| {a.model} | {quant} | {t.name} | {r.mean:.2f} ± {r.stddev:.2f} | "
+                    f"{o.mean:.2f} ± {o.stddev:.2f} | {o.mean / r.mean:.3f} |")
+            print(line, file=sys.stderr, flush=True)
+            lines.append(line)
+        release_model()
+    table = "\n".join(lines)
+    print(table)
+    if a.out:
+        Path(a.out).write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests run real llama.cpp (llama-cpp-python) on synthetic-tiny, no mocks.
+
+The whole session uses a private model cache (HARNESS_CACHE), also seen by the subprocesses the
+CLI tests start, so nothing is read from or written to the user's cache.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["model=synthetic-tiny"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "HARNESS_TEST_CACHE" not in os.environ:
+        os.environ["HARNESS_TEST_CACHE"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+    os.environ["HARNESS_CACHE"] = os.environ["HARNESS_TEST_CACHE"]
+    os.environ.pop("TIKTOKEN_ENCODINGS_BASE", None)
+
+
+def harness(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the `harness` console script as a user would."""
+    exe = Path(sys.executable).with_name("harness")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd or ROOT,
+                          timeout=timeout, env=os.environ.copy())
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    from harness.config.plan import plan
+
+    def make(*overrides: str):
+        return plan([*TINY, *overrides], multirun=False)[0]
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_cfg) -> Path:
+    from harness.models import cache
+    return cache.prepare(tiny_cfg().model)

@@ -1,0 +1,35 @@
+"""The stats object and llama-bench's rate definitions on known numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from harness.metrics.stats import bench_columns, describe, rates
+
+
+def test_describe_known_values():
+    s = describe([1.0, 2.0, 3.0, 4.0])
+    assert (s.n, s.mean, s.min, s.max, s.median) == (4, 2.5, 1.0, 4.0, 2.5)
+    assert s.stddev == pytest.approx(math.sqrt(5 / 3))          # sample (n-1) stddev
+    assert s.ci95 == pytest.approx(3.182446 * math.sqrt(5 / 3) / 2, rel=1e-5)  # t(0.975, 3)
+    assert describe([7.0]).stddev == 0 and describe([7.0]).ci95 == 0
+    assert describe([]).n == 0 and math.isnan(describe([]).mean)
+
+
+def test_avg_ts_is_the_mean_of_per_repetition_rates_as_llama_bench():
+    # 100 tokens in 1 s and in 0.5 s: rates 100 and 200 t/s -> avg_ts 150 (not 100/0.75 = 133.3)
+    cols = bench_columns([1_000_000_000, 500_000_000], 100)
+    assert cols["avg_ts"] == pytest.approx(150.0)
+    assert cols["stddev_ts"] == pytest.approx(math.sqrt(2 * 50.0 ** 2))
+    assert cols["avg_ns"] == pytest.approx(750_000_000)
+    assert rates([2_000_000_000], 64) == [32.0]
+
+
+@given(st.lists(st.floats(min_value=1e-3, max_value=1e9), min_size=2, max_size=50))
+def test_describe_orders_its_quantiles(xs):
+    s = describe(xs)
+    assert s.min <= s.median <= s.p90 <= s.p99 <= s.max
+    assert s.min - 1e-6 * abs(s.min) <= s.mean <= s.max + 1e-6 * abs(s.max)
+    assert s.stddev >= 0 and s.ci95 >= 0

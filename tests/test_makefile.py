@@ -1,0 +1,31 @@
+"""The Makefile's accelerator switch: right CMAKE_ARGS, and never another accelerator's wheel."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+
+def dry_run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-n", "-B", *args, "VENV=/nonexistent/venv", "install"], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("accel, flag", [("cpu", "-DGGML_METAL=OFF -DGGML_CUDA=OFF"), ("metal", "-DGGML_METAL=ON"),
+                                          ("cuda", "-DGGML_CUDA=ON"), ("vulkan", "-DGGML_VULKAN=ON")])
+def test_accel_picks_cmake_args_and_its_own_pip_cache(accel, flag):
+    r = dry_run(f"ACCEL={accel}")
+    assert r.returncode == 0, r.stderr
+    install = next(ln for ln in r.stdout.splitlines() if "pip install -q -e" in ln)
+    assert flag in install
+    assert f".installed-{accel}" in r.stdout
+    env = subprocess.run(["make", "-s", f"ACCEL={accel}", "-f", "Makefile", "-f", "-", "show"], cwd=ROOT,
+                         input="show:\n\t@echo $$PIP_CACHE_DIR\n", capture_output=True, text=True)
+    assert env.stdout.strip().endswith(f"pip-{accel}")
+
+
+def test_unknown_accel_is_refused():
+    r = dry_run("ACCEL=tpu")
+    assert r.returncode != 0 and "ACCEL=tpu is not one of: cpu metal cuda vulkan" in r.stderr
