@@ -6,6 +6,7 @@ CLI tests start, so nothing is read from or written to the user's cache.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,11 +18,21 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model=synthetic-tiny"]
 
 
+_OWN_CACHE: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    """HARNESS_TEST_CACHE reuses a cache across runs; by default each session gets a fresh one."""
     if "HARNESS_TEST_CACHE" not in os.environ:
         os.environ["HARNESS_TEST_CACHE"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+        _OWN_CACHE.append(os.environ["HARNESS_TEST_CACHE"])
     os.environ["HARNESS_CACHE"] = os.environ["HARNESS_TEST_CACHE"]
     os.environ.pop("TIKTOKEN_ENCODINGS_BASE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _OWN_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def harness(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -29,7 +29,9 @@ def llama_bench(binary: str, model: Path, t: Case, threads: int, b: int, ub: int
 
 
 def harness_ts(cfg, model: Path, t: Case) -> float:
-    backend = InProcessBackend(cfg.backend, model)
+    backend_cfg = cfg.backend.copy()
+    backend_cfg.n_ctx = t.n_depth + t.n_prompt + t.n_gen  # llama-bench sizes its context so
+    backend = InProcessBackend(backend_cfg, model)
     backend.start()
     try:
         samples = PpTg(backend, cfg.backend.n_batch, cfg.workload.seed).run(t, cfg.workload.repetitions, True)

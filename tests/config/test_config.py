@@ -21,13 +21,13 @@ def test_compose_gives_typed_defaults():
 
 def test_default_sweep_expands_to_quant_mmap_ctx_batch_points():
     points = expand(["+sweep=default"], multirun=True)
-    assert len(points) == 3 * 2 * 2 * 2
+    assert len(points) == 4 * 2 * 2 * 2
     cfgs = plan(["+sweep=default"], multirun=True)
     assert {c.model.name for c in cfgs} == {"synthetic-small"}
     assert all(c.backend.n_ubatch == c.backend.n_batch for c in cfgs)
-    # load parameters vary slowest, so the model is reloaded only 6 times in 24 points
+    # load parameters vary slowest, so the model is reloaded only 8 times in 32 points
     keys = [(c.model.quant, c.backend.use_mmap) for c in cfgs]
-    assert sum(a != b for a, b in zip(keys, keys[1:])) == 5
+    assert sum(a != b for a, b in zip(keys, keys[1:])) == 7
 
 
 def test_command_line_sweep_is_the_cartesian_product():
