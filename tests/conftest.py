@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model=synthetic-tiny"]
 
 
@@ -33,13 +30,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for path in _OWN_CACHE:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def harness(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the `harness` console script as a user would."""
-    exe = Path(sys.executable).with_name("harness")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd or ROOT,
-                          timeout=timeout, env=os.environ.copy())
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from cli_runner import ROOT
 
 
 def dry_run(*args: str) -> subprocess.CompletedProcess:

@@ -1,7 +1,16 @@
 """Protocols every backend follows. Backends take raw timestamps only; metrics/ derives numbers."""
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One generated token as it arrived: the raw timestamp (perf_counter_ns) and what came."""
+    t_ns: int
+    token: int | None = None
+    text: str = ""
 
 
 @runtime_checkable
@@ -31,3 +40,15 @@ class DecodeBackend(Backend, Protocol):
 
     def synchronize(self) -> None:
         """Wait until every queued decode has finished."""
+
+
+@runtime_checkable
+class GenerateBackend(Backend, Protocol):
+    """Prompt in, tokens streamed out: for chat and agent workloads."""
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text` as given (special tokens parsed)."""
+
+    def generate(self, prompt: Sequence[int], max_tokens: int, stop: Sequence[int],
+                 temperature: float = 0.0, seed: int = 0) -> Iterator[StreamEvent]:
+        """Stream the completion of `prompt` (fresh KV memory); ends after a stop token or max_tokens."""

@@ -9,12 +9,13 @@ import ctypes
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import llama_cpp
 import numpy as np
 import psutil
 
+from harness.backends.base import StreamEvent
 from harness.backends.llama_log import llama_log
 
 LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
@@ -123,6 +124,39 @@ class InProcessBackend:
 
     def synchronize(self) -> None:
         llama_cpp.llama_synchronize(self.ctx)
+
+    def tokenize(self, text: str) -> list[int]:
+        raw = text.encode()
+        vocab = llama_cpp.llama_model_get_vocab(self.model)
+        buf = (llama_cpp.llama_token * (len(raw) + 8))()
+        n = llama_cpp.llama_tokenize(vocab, raw, len(raw), buf, len(buf), False, True)
+        if n < 0:
+            raise BackendError(f"tokenize needs {-n} tokens, more than the {len(buf)} expected")
+        return list(buf[:n])
+
+    def generate(self, prompt: Sequence[int], max_tokens: int, stop: Sequence[int],
+                 temperature: float = 0.0, seed: int = 0) -> Iterator[StreamEvent]:
+        """Prefill in n_batch chunks, then sample one token at a time (greedy at temperature 0)."""
+        self.clear()
+        prompt = np.asarray(prompt, dtype=np.int32)
+        for i in range(0, len(prompt), self.cfg.n_batch):
+            self.decode(prompt[i:i + self.cfg.n_batch])
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        if temperature > 0:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(temperature))
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
+        else:
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        stops = set(stop)
+        try:
+            for _ in range(max_tokens):
+                token = llama_cpp.llama_sampler_sample(chain, self.ctx, -1)
+                yield StreamEvent(time.perf_counter_ns(), int(token))
+                if token in stops:
+                    return
+                self.decode(np.array([token], dtype=np.int32))
+        finally:
+            llama_cpp.llama_sampler_free(chain)
 
     def stop(self) -> None:
         if self.ctx:

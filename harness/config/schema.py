@@ -15,9 +15,10 @@ QUANTS = ("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",
 LOAD_MODES = ("none", "mmap", "mlock", "mmap+mlock", "dio")
 FLASH_ATTN = ("auto", "on", "off")
 KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
-MODES = ("raw",)
+MODES = ("raw", "harmony")
+EFFORTS = ("low", "medium", "high")
 BACKENDS = ("inprocess",)
-WORKLOADS = ("pp_tg",)
+WORKLOADS = ("pp_tg", "chat")
 
 
 @dataclass
@@ -67,13 +68,27 @@ class BackendConfig:
 @dataclass
 class WorkloadConfig:
     name: str = "pp_tg"
-    n_prompt: int = 512
-    n_gen: int = 128
-    n_depth: int = 0
-    pg: bool = False                    # also a combined pp<n_prompt>+tg<n_gen> test
+    n_prompt: int = 512                 # pp_tg
+    n_gen: int = 128                    # pp_tg
+    n_depth: int = 0                    # pp_tg
+    pg: bool = False                    # pp_tg: also a combined pp<n_prompt>+tg<n_gen> test
     repetitions: int = 5
     warmup: bool = True
     seed: int = 1234
+    prompts: Optional[str] = None       # chat: a JSONL of {id, lang, text}; default: the shipped set
+    max_prompts: int = 0                # chat: 0 = all
+    max_tokens: int = 64                # chat: generated tokens at most per request
+    temperature: float = 0.0            # chat: 0 = greedy
+
+
+@dataclass
+class HarmonyConfig:
+    """What mode=harmony renders around the user's message (openai-harmony)."""
+    reasoning_effort: str = "low"
+    knowledge_cutoff: str = "2024-06"
+    conversation_date: Optional[str] = None
+    model_identity: Optional[str] = None
+    developer_instructions: Optional[str] = None
 
 
 @dataclass
@@ -81,6 +96,7 @@ class BenchConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    harmony: HarmonyConfig = field(default_factory=HarmonyConfig)
     mode: str = "raw"
     results_dir: str = "results"
     run_name: str = "bench"

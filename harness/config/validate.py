@@ -41,6 +41,7 @@ def model_file(model) -> Path:
 def validate(cfg: DictConfig) -> None:
     m, b, w = cfg.model, cfg.backend, cfg.workload
     _one_of("mode", cfg.mode, schema.MODES)
+    _one_of("harmony.reasoning_effort", cfg.harmony.reasoning_effort, schema.EFFORTS)
     _one_of("model.kind", m.kind, ("synthetic", "file"))
     if m.kind == "synthetic":
         _one_of("model.quant", m.quant, schema.QUANTS)
@@ -67,6 +68,13 @@ def validate(cfg: DictConfig) -> None:
     _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
     _one_of("workload.name", w.name, schema.WORKLOADS)
     _at_least("workload.repetitions", w.repetitions, 1)
+    if w.name == "chat":
+        _at_least("workload.max_tokens", w.max_tokens, 1)
+        _at_least("workload.max_prompts", w.max_prompts, 0)
+        if w.prompts and not Path(w.prompts).expanduser().is_file():
+            raise ConfigError(f"workload.prompts={w.prompts} does not exist; give a JSONL file of "
+                              '{"id", "lang", "text"} lines, or leave it unset for the shipped prompts')
+        return
     for key in ("n_prompt", "n_gen", "n_depth"):
         _at_least(f"workload.{key}", w[key], 0)
     if w.n_prompt + w.n_gen == 0:

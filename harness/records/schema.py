@@ -14,9 +14,18 @@ class Column:
     type: str
     doc: str
     llama_bench: bool = False
+    only: str = ""  # filled only for this workload or mode ("chat", "harmony"); else always
 
 
 C = Column
+DEVIATION_DOCS = {
+    "recipient_without_prefix": "a tool recipient without the functions. prefix",
+    "tool_call_on_analysis": "a tool call on the analysis channel",
+    "stop_before_message": "a stop token before <|message|>",
+    "stray_text": "tokens outside any message, skipped",
+    "parse_error": "a parser error recovered from at the next <|start|>",
+}
+DEVIATIONS = tuple(DEVIATION_DOCS)
 COLUMNS: tuple[Column, ...] = (
     C("run_id", "str", "sweep (or run) folder name"),
     C("point", "int", "index of the sweep point (Hydra job number)"),
@@ -24,8 +33,8 @@ COLUMNS: tuple[Column, ...] = (
     C("status", "str", "ok, failed or unsupported"),
     C("error", "str", "why the point failed (one line)"),
     C("backend", "str", "inprocess"),
-    C("mode", "str", "raw (Harmony comes with its own workload)"),
-    C("workload", "str", "pp_tg"),
+    C("mode", "str", "raw or harmony (pp_tg uses random tokens in either)"),
+    C("workload", "str", "pp_tg or chat"),
     C("model_name", "str", "preset name, e.g. synthetic-small"),
     C("quant", "str", "quantization of the model file, e.g. Q4_K_M"),
     C("model_filename", "str", "GGUF file name", True),
@@ -49,9 +58,27 @@ COLUMNS: tuple[Column, ...] = (
     C("test_time", "str", "UTC time the test started (ISO 8601)", True),
     C("avg_ns", "float", "mean wall time of a repetition, ns", True),
     C("stddev_ns", "float", "sample standard deviation of avg_ns", True),
-    C("avg_ts", "float", "mean of per-repetition tokens/s", True),
+    C("avg_ts", "float", "mean of per-repetition tokens/s (chat: decode rate after the first token)", True),
     C("stddev_ts", "float", "sample standard deviation of the per-repetition tokens/s", True),
     C("ci95_ts", "float", "half width of the 95% t-interval of avg_ts"),
+    C("reasoning_effort", "str", "Harmony reasoning effort (mode=harmony)", only="harmony"),
+    C("prompt_tokens", "int", "chat: prompt tokens as sent (Harmony system/developer overhead shows here)", only="chat"),
+    C("render_ms", "float", "chat: time to render (harmony) or tokenize (raw) the prompt, ms", only="chat"),
+    C("parse_ms", "float", "chat: time spent in the streaming Harmony parser per request, ms", only="chat"),
+    C("overhead_pct", "float", "chat: (render_ms + parse_ms) / e2e_ms, percent", only="chat"),
+    C("ttft_ms", "float", "chat: time to the first generated token, ms (mean over repetitions)", only="chat"),
+    C("ttft_final_ms", "float", "chat: time to the first final-channel token, ms (empty if none)", only="chat"),
+    C("e2e_ms", "float", "chat: request start to last token, ms", only="chat"),
+    C("itl_ms", "float", "chat: mean inter-token latency, ms", only="chat"),
+    C("itl_p50_ms", "float", "chat: median inter-token latency, ms", only="chat"),
+    C("itl_p90_ms", "float", "chat: 90th percentile inter-token latency, ms", only="chat"),
+    C("itl_p99_ms", "float", "chat: 99th percentile inter-token latency, ms", only="chat"),
+    C("stop_reason", "str", "chat: stop (a stop token) or length (max_tokens), the most common", only="chat"),
+    C("tokens_analysis", "float", "chat: generated tokens on the analysis channel (mean)", only="chat"),
+    C("tokens_commentary", "float", "chat: generated tokens on the commentary channel (mean)", only="chat"),
+    C("tokens_final", "float", "chat: generated tokens on the final channel (mean)", only="chat"),
+    *(C(f"dev_{k}", "int", f"chat: Harmony parse deviations: {d}", only="chat")
+      for k, d in DEVIATION_DOCS.items()),
     C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
     C("model_reused", "bool", "the model stayed loaded from the previous point"),
     C("peak_rss_mb", "float", "peak resident memory of the process during the point, MiB"),
@@ -70,8 +97,9 @@ NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
 
 def markdown() -> str:
-    lines = ["| column | type | meaning | llama-bench |", "|---|---|---|---|"]
-    lines += [f"| `{c.name}` | {c.type} | {c.doc} | {'yes' if c.llama_bench else ''} |" for c in COLUMNS]
+    lines = ["| column | type | meaning | llama-bench | filled for |", "|---|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.type} | {c.doc} | {'yes' if c.llama_bench else ''} | {c.only or 'all'} |"
+              for c in COLUMNS]
     return "\n".join(lines)
 
 

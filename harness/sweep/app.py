@@ -6,6 +6,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.config import schema
@@ -18,7 +19,7 @@ from harness.sweep.job import run_point
 def task(cfg: DictConfig) -> int:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
-    multirun = str(hc.mode) == "RunMode.MULTIRUN"
+    multirun = hc.mode == RunMode.MULTIRUN
     run_dir = out.parent.parent if multirun else out
     point = int(hc.job.num) if multirun else 0
     label = " ".join(hc.overrides.task) or "defaults"

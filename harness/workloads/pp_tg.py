@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 
 from harness.backends.base import DecodeBackend
+from harness.metrics.stats import bench_columns, rates
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class Case:
     @property
     def n_tokens(self) -> int:
         return self.n_prompt + self.n_gen
+
+    def columns(self) -> dict[str, Any]:
+        return {"test": self.name, "n_prompt": self.n_prompt, "n_gen": self.n_gen, "n_depth": self.n_depth}
 
 
 def plan(w) -> list[Case]:
@@ -81,3 +87,19 @@ class PpTg:
                 self._gen(gen)
             samples.append(time.perf_counter_ns() - t0)
         return samples
+
+
+class PpTgWorkload:
+    """The Workload face of PpTg: a case per test of the point."""
+
+    def __init__(self, cfg, backend: DecodeBackend | None) -> None:
+        self.w = cfg.workload
+        self.runner = PpTg(backend, cfg.backend.n_batch, self.w.seed) if backend is not None else None
+
+    def cases(self) -> list[Case]:
+        return plan(self.w)
+
+    def run(self, case: Case) -> dict[str, Any]:
+        samples = self.runner.run(case, self.w.repetitions, self.w.warmup)
+        return {"status": "ok", **bench_columns(samples, case.n_tokens),
+                "_samples": {"samples_ns": samples, "samples_ts": rates(samples, case.n_tokens)}}

@@ -5,7 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from conftest import harness
+from cli_runner import harness
 from harness.config import schema
 from harness.config.plan import config_dir, expand, plan
 from harness.config.validate import ConfigError

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import harness
+from cli_runner import harness
 
 
 def test_second_prepare_rebuilds_nothing(tmp_path):

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from conftest import ROOT
+from cli_runner import ROOT
 from harness.records import env, writer
 from harness.records.schema import COLUMNS, NAMES
 

@@ -1,0 +1,116 @@
+"""Chat requests in raw or Harmony mode, streamed, with the Harmony costs measured apart.
+
+raw: the prompt text as given, tokenized, no template (the seed's fast path).
+harmony: the conversation rendered by openai-harmony (system, developer, user) as token ids, the
+completion parsed token by token while it streams, so each token's channel is known.
+Prompts come from a data file in the repo (short and long, several languages).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from harness.backends.base import GenerateBackend
+from harness.metrics import latency
+
+RAW_STOP = (199999, 200002, 200012)  # <|endoftext|>, <|return|>, <|call|>
+CHANNELS = ("analysis", "commentary", "final")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    lang: str
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.id
+
+    def columns(self) -> dict[str, Any]:
+        return {"test": self.id, "n_depth": 0}
+
+
+def load_prompts(path: str | None, limit: int = 0) -> list[Prompt]:
+    src = Path(path).expanduser() if path else resources.files("harness") / "data" / "prompts" / "chat.jsonl"
+    prompts = [Prompt(**json.loads(ln)) for ln in src.read_text().splitlines() if ln.strip()]
+    return prompts[:limit] if limit else prompts
+
+
+class ChatWorkload:
+    def __init__(self, cfg, backend: GenerateBackend | None) -> None:
+        self.cfg, self.w, self.backend = cfg, cfg.workload, backend
+        self.harmony = cfg.mode == "harmony"
+        if self.harmony:
+            from harness.harmony import HarmonyOptions
+            self.options = HarmonyOptions(**OmegaConf.to_container(cfg.harmony, resolve=True))
+
+    def cases(self) -> list[Prompt]:
+        return load_prompts(self.w.prompts, self.w.max_prompts)
+
+    def _render(self, prompt: Prompt) -> tuple[list[int], int]:
+        t0 = time.perf_counter_ns()
+        if self.harmony:
+            from harness.harmony import render_prompt, user
+            tokens = render_prompt([user(prompt.text)], self.options)
+        else:
+            tokens = self.backend.tokenize(prompt.text)
+        return tokens, time.perf_counter_ns() - t0
+
+    def _request(self, prompt: Prompt, rep: int) -> dict[str, Any]:
+        tokens, render_ns = self._render(prompt)
+        parser, parse_ns, channels = None, 0, []
+        if self.harmony:
+            from harness.harmony import STOP_TOKENS, StreamParser
+            parser, stop = StreamParser(), STOP_TOKENS
+        else:
+            stop = RAW_STOP
+        times, ids = [], []
+        t0 = time.perf_counter_ns()
+        for ev in self.backend.generate(tokens, self.w.max_tokens, stop, self.w.temperature, self.w.seed + rep):
+            times.append(ev.t_ns)
+            ids.append(ev.token)
+            if parser is not None:
+                p0 = time.perf_counter_ns()
+                event = parser.feed(ev.token)
+                channels.append(event.channel if event.kind == "content" else None)
+                parse_ns += time.perf_counter_ns() - p0
+        t_end = time.perf_counter_ns()
+        deviations: collections.Counter = collections.Counter()
+        if parser is not None:
+            p0 = time.perf_counter_ns()
+            parser.finish()
+            parse_ns += time.perf_counter_ns() - p0
+            deviations = parser.deviations
+        r = latency.request(t0, times, t_end, channels if parser is not None else None)
+        r.update(prompt_tokens=len(tokens), render_ms=render_ns * 1e-6, parse_ms=parse_ns * 1e-6,
+                 stop_reason="stop" if ids and ids[-1] in stop else "length",
+                 channels=collections.Counter(ch for ch in channels if ch), deviations=deviations)
+        return r
+
+    def run(self, case: Prompt) -> dict[str, Any]:
+        reqs = [self._request(case, rep) for rep in range(self.w.repetitions)]
+        n = len(reqs)
+        row = {"status": "ok", **latency.aggregate(reqs),
+               "n_prompt": reqs[0]["prompt_tokens"], "prompt_tokens": reqs[0]["prompt_tokens"],
+               "n_gen": round(sum(r["completion_tokens"] for r in reqs) / n, 2),
+               "render_ms": sum(r["render_ms"] for r in reqs) / n,
+               "parse_ms": sum(r["parse_ms"] for r in reqs) / n,
+               "stop_reason": collections.Counter(r["stop_reason"] for r in reqs).most_common(1)[0][0]}
+        row["overhead_pct"] = 100 * (row["render_ms"] + row["parse_ms"]) / row["e2e_ms"]
+        for ch in CHANNELS:
+            row[f"tokens_{ch}"] = sum(r["channels"][ch] for r in reqs) / n
+        total = sum((r["deviations"] for r in reqs), collections.Counter())
+        from harness.records.schema import DEVIATIONS
+        row.update({f"dev_{k}": total.get(k, 0) for k in DEVIATIONS})
+        row["_samples"] = {"requests": [{k: v for k, v in r.items() if k not in ("channels", "deviations")}
+                                        | {"channels": dict(r["channels"]), "deviations": dict(r["deviations"])}
+                                        for r in reqs]}
+        return row
