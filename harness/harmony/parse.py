@@ -177,13 +177,10 @@ class StreamParser:
 
     def _feed_header(self, token: int) -> TokenEvent:
         """A header token: <|message|> opens the content, a stop token ends the message early."""
+        failed = self._advance(token)
+        if failed is not None:
+            return failed
         parser = self._parser
-        assert parser is not None
-        self._msg_tokens += 1
-        try:
-            parser.process(token)
-        except _PARSER_ERRORS:
-            return self._fail(token)
         if token in STOPS:
             self.deviations["stop_before_message"] += 1
             return self._end(token)
@@ -195,16 +192,22 @@ class StreamParser:
 
     def _feed_content(self, token: int) -> TokenEvent:
         """A content token, or the stop token that ends the message."""
-        parser = self._parser
-        assert parser is not None
-        self._msg_tokens += 1
-        try:
-            parser.process(token)
-        except _PARSER_ERRORS:
-            return self._fail(token)
+        failed = self._advance(token)
+        if failed is not None:
+            return failed
         if token in STOPS:
             return self._end(token)
-        return self._event(token, parser.last_content_delta or "", "content")
+        return self._event(token, self._parser.last_content_delta or "", "content")
+
+    def _advance(self, token: int) -> TokenEvent | None:
+        """Count the token into the open message and feed the parser; the event if that failed."""
+        assert self._parser is not None
+        self._msg_tokens += 1
+        try:
+            self._parser.process(token)
+        except _PARSER_ERRORS:
+            return self._fail(token)
+        return None
 
     def _skip(self, token: int) -> TokenEvent:
         """A token outside any message: one stray_text per run (none while recovering)."""
