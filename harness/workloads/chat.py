@@ -49,8 +49,9 @@ class ChatWorkload:
         self.cfg, self.w, self.backend = cfg, cfg.workload, backend
         self.harmony = cfg.mode == "harmony"
         if self.harmony:
-            from harness.harmony import HarmonyOptions
+            from harness.harmony import HarmonyOptions, render_prompt, user
             self.options = HarmonyOptions(**OmegaConf.to_container(cfg.harmony, resolve=True))
+            render_prompt([user("warm-up")], self.options)  # untimed: openai-harmony's first render
 
     def cases(self) -> list[Prompt]:
         return load_prompts(self.w.prompts, self.w.max_prompts)
