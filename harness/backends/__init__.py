@@ -11,4 +11,7 @@ def create(cfg, model_path: Path) -> Backend:
     if cfg.backend.type == "inprocess":
         from harness.backends.inprocess import InProcessBackend
         return InProcessBackend(cfg.backend, model_path)
+    if cfg.backend.type in ("http", "http_external"):
+        from harness.backends.http import HttpBackend
+        return HttpBackend(cfg.backend, model_path if cfg.backend.type == "http" else None)
     raise ValueError(f"backend.type={cfg.backend.type!r} has no implementation")

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
 
+class Unsupported(ValueError):
+    """What the point asks for, this backend or server cannot do (its rows get status=unsupported)."""
+
+
 @dataclass(frozen=True)
 class StreamEvent:
     """One generated token as it arrived: the raw timestamp (perf_counter_ns) and what came."""

@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 
 from harness.backends.base import StreamEvent
+from harness.backends import threadpool
 from harness.backends.llama_log import llama_log
 
 LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
@@ -81,6 +82,7 @@ class InProcessBackend:
         self.model_path = Path(model_path)
         self.n_threads = cfg.n_threads or physical_cores()
         self.ctx = None
+        self.pool = None
         self.model = None
         self.n_vocab = 0
         self._info: dict[str, Any] = {}
@@ -107,6 +109,7 @@ class InProcessBackend:
             raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
                                f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
                                f"flash_attn={c.flash_attn}): {llama_log().reason() or 'no reason logged'}")
+        self.pool = threadpool.attach(self.ctx, self.n_threads)
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -162,3 +165,5 @@ class InProcessBackend:
         if self.ctx:
             llama_cpp.llama_free(self.ctx)
             self.ctx = None
+        threadpool.free(self.pool)
+        self.pool = None

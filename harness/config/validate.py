@@ -66,6 +66,10 @@ def validate(cfg: DictConfig) -> None:
     _one_of("backend.flash_attn", b.flash_attn, schema.FLASH_ATTN)
     _one_of("backend.type_k", b.type_k, schema.KV_TYPES)
     _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
+    _one_of("backend.endpoint", b.endpoint, schema.ENDPOINTS)
+    _at_least("backend.n_parallel", b.n_parallel, 1)
+    if b.type == "http_external" and not str(b.url or "").startswith(("http://", "https://")):
+        raise ConfigError(f"backend.url={b.url!r} is not an http(s) URL; set backend.url or GPT_OSS_URL")
     _one_of("workload.name", w.name, schema.WORKLOADS)
     _at_least("workload.repetitions", w.repetitions, 1)
     if w.name == "chat":

