@@ -30,7 +30,11 @@ _ERROR_LINE = re.compile(r"error|invalid|failed|unknown|not found|cannot|couldn'
 
 
 class ServerError(RuntimeError):
-    """llama-server could not be found, configured or started (one line)."""
+    """llama-server could not be found, configured or started (one line); .log_tail: the server's last lines."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
 
 
 def physical_cores() -> int:
@@ -78,7 +82,7 @@ def parse_help(text: str) -> frozenset[str]:
         s = line.strip()
         if not re.match(r"--?[A-Za-z]", s):
             continue
-        head = re.split(r"\s{2,}|\t", s, maxsplit=1)[0]
+        head = re.split(r"(?<![,\s])\s{2,}|\t", s, maxsplit=1)[0]  # "-t,    --threads N    text"
         names = _FLAG.findall(head)
         flags.update(names)
         for m in _CHOICES.finditer(head):
@@ -185,7 +189,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pass
 
 
-def _DEATH_SIGNAL_OK() -> bool:
+def _pdeathsig_ok() -> bool:
     """PR_SET_PDEATHSIG fires when the starting *thread* ends: use it from the main thread only."""
     return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
 
@@ -227,14 +231,15 @@ class ManagedServer:
                     [str(self.binary), *self.args, "--host", HOST, "--port", str(self.port)],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(self.binary),
                     start_new_session=True,  # Ctrl-C reaches the harness, which then stops the server
-                    preexec_fn=_die_with_parent if _DEATH_SIGNAL_OK() else None)
+                    preexec_fn=_die_with_parent if _pdeathsig_ok() else None)
             _LIVE.add(self)
             try:
                 self._wait_healthy()
                 return
-            except ServerError:
+            except ServerError as e:
                 self.stop()
-                if attempt < 2 and re.search(r"bind|address already in use", self.log_tail(), re.IGNORECASE):
+                e.log_tail = self.log_tail()
+                if attempt < 2 and re.search(r"couldn't bind|address already in use", e.log_tail, re.IGNORECASE):
                     continue
                 raise
 
@@ -274,6 +279,25 @@ class ManagedServer:
         lines = [ln.strip() for ln in self.log_tail(40).splitlines() if ln.strip()]
         hits = [ln for ln in lines if _ERROR_LINE.search(ln)]
         return (hits or lines or ["no log output"])[0][:400]
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit code once the process has ended (waiting up to timeout s), else None."""
+        try:
+            return self.proc.wait(timeout) if self.proc else None
+        except subprocess.TimeoutExpired:
+            return None
+
+    def model_desc(self, ftype: str | None = None) -> str | None:
+        """llama.cpp's model description ("<arch> <type> <ftype>") from the load log, as the in-process row has it."""
+        if not self.log_path or not self.log_path.exists():
+            return None
+        with open(self.log_path, "rb") as f:
+            head = f.read(1 << 20).decode("utf-8", "replace")
+        found = {k: re.search(rf"print_info: {k}\s*=\s*(.+)", head) for k in ("arch", "model type", "file type")}
+        if not (found["arch"] and found["model type"]):
+            return None
+        ft = ftype or (found["file type"].group(1).strip() if found["file type"] else None)
+        return " ".join(x for x in (found["arch"].group(1).strip(), found["model type"].group(1).strip(), ft) if x)
 
     def stop(self) -> None:
         """Terminate, wait 10 s, kill; safe to call twice."""

@@ -1,8 +1,9 @@
 """Chat requests in raw or Harmony mode, streamed, with the Harmony costs measured apart.
 
 raw: the prompt text as given, tokenized, no template (the seed's fast path).
-harmony: the conversation rendered by openai-harmony (system, developer, user) as token ids, the
-completion parsed token by token while it streams, so each token's channel is known.
+harmony: the conversation rendered by openai-harmony (system, developer, user) as token ids; each
+token's channel is known as it streams (harmony/tracker.py) and openai-harmony's StreamableParser
+parses the completion token by token when the stream ends (see tracker.py for why).
 Prompts come from a data file in the repo (short and long, several languages).
 """
 from __future__ import annotations
@@ -67,10 +68,12 @@ class ChatWorkload:
 
     def _request(self, prompt: Prompt, rep: int) -> dict[str, Any]:
         tokens, render_ns = self._render(prompt)
-        parser, parse_ns, channels = None, 0, []
+        tracker, parse_ns, channels = None, 0, []
         if self.harmony:
-            from harness.harmony import STOP_TOKENS, StreamParser
-            parser, stop = StreamParser(), STOP_TOKENS
+            from harness.harmony import STOP_TOKENS
+            from harness.harmony.tracker import ChannelTracker
+            from harness.models.vocab import harmony_encoding
+            tracker, stop = ChannelTracker(harmony_encoding()), STOP_TOKENS
         else:
             stop = RAW_STOP
         times, ids = [], []
@@ -78,19 +81,23 @@ class ChatWorkload:
         for ev in self.backend.generate(tokens, self.w.max_tokens, stop, self.w.temperature, self.w.seed + rep):
             times.append(ev.t_ns)
             ids.append(ev.token)
-            if parser is not None:
+            if tracker is not None:  # the channel of every token, known as it streams
                 p0 = time.perf_counter_ns()
-                event = parser.feed(ev.token)
-                channels.append(event.channel if event.kind == "content" else None)
+                pos = tracker.feed(ev.token)
+                channels.append(pos.channel if pos.in_content else None)
                 parse_ns += time.perf_counter_ns() - p0
         t_end = time.perf_counter_ns()
         deviations: collections.Counter = collections.Counter()
-        if parser is not None:
+        if tracker is not None:  # messages and deviations: StreamParser, token by token, right after
+            from harness.harmony import StreamParser
             p0 = time.perf_counter_ns()
+            parser = StreamParser()
+            for token in ids:
+                parser.feed(token)
             parser.finish()
             parse_ns += time.perf_counter_ns() - p0
             deviations = parser.deviations
-        r = latency.request(t0, times, t_end, channels if parser is not None else None)
+        r = latency.request(t0, times, t_end, channels if tracker is not None else None)
         r.update(prompt_tokens=len(tokens), render_ms=render_ns * 1e-6, parse_ms=parse_ns * 1e-6,
                  stop_reason="stop" if ids and ids[-1] in stop else "length",
                  channels=collections.Counter(ch for ch in channels if ch), deviations=deviations)
