@@ -26,8 +26,9 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from harness.backends import sse
-from harness.backends.base import StreamEvent
-from harness.backends.server import ManagedServer, ServerError, ensure_server, load_mode, physical_cores
+from harness.backends.base import StreamEvent, Unsupported
+from harness.backends.params import load_mode, physical_cores
+from harness.backends.server import ManagedServer, ServerError, ensure_server
 
 PATHS = {"completion": "/completion", "v1_completions": "/v1/completions", "v1_chat": "/v1/chat/completions",
          "v1_responses": "/v1/responses"}
@@ -38,7 +39,7 @@ class HttpBackendError(RuntimeError):
     """A request failed: HTTP error, malformed stream, lost connection (one line)."""
 
 
-class UnsupportedEndpoint(ValueError):
+class UnsupportedEndpoint(Unsupported):
     """The server has no such endpoint (404/405/501)."""
 
 
@@ -141,8 +142,7 @@ class HttpBackend:
         models = self._get_json("/v1/models")
         data = models.get("data") if isinstance(models, dict) else None
         meta = (data[0].get("meta") or {}) if data and isinstance(data[0], dict) else {}
-        found = {"model_size": meta.get("size"), "model_n_params": meta.get("n_params"),
-                 "model_type": self.server.model_desc(meta.get("ftype")) if self.server else None}
+        found = {"model_size": meta.get("size"), "model_n_params": meta.get("n_params")}
         self._info.update({k: v for k, v in found.items() if v is not None})
 
     def info(self) -> dict[str, Any]:
@@ -210,9 +210,10 @@ class HttpBackend:
     def _body(self, endpoint: str, prompt: Sequence[int] | str, max_tokens: int,
               temperature: float, seed: int) -> dict[str, Any]:
         """The request body; llama.cpp's own knobs only where the server is llama-server."""
-        # samplers=[temperature]: temperature 0 keeps only the top token (greedy), >0 is temp + dist(seed),
-        # the in-process chain; cache_prompt false: every request prefills its whole prompt
-        llama = {"samplers": ["temperature"], "cache_prompt": False}
+        # the in-process chain: greedy (top_k 1) at temperature 0, else temperature + dist(seed);
+        # cache_prompt false: every request prefills its whole prompt
+        llama: dict[str, Any] = {"samplers": ["top_k"], "top_k": 1} if temperature <= 0 else {"samplers": ["temperature"]}
+        llama["cache_prompt"] = False
         common = {"stream": True, "temperature": temperature, "seed": seed}
         if endpoint == "completion":
             p = prompt if isinstance(prompt, str) else [int(t) for t in prompt]

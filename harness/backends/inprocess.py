@@ -6,18 +6,17 @@ the same across points, as llama-bench does; each start() makes a fresh context 
 from __future__ import annotations
 
 import ctypes
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import llama_cpp
 import numpy as np
-import psutil
 
 from harness.backends.base import StreamEvent
 from harness.backends import threadpool
 from harness.backends.llama_log import llama_log
+from harness.backends.params import load_mode, physical_cores
 
 LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
               "mlock": llama_cpp.LLAMA_LOAD_MODE_MLOCK, "mmap+mlock": llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
@@ -35,14 +34,6 @@ class BackendError(RuntimeError):
 
 
 _MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s
-
-
-def physical_cores() -> int:
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
-def load_mode(cfg) -> str:
-    return cfg.load_mode or ("mmap" if cfg.use_mmap else "none")
 
 
 def system_info() -> str:

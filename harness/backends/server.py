@@ -23,10 +23,14 @@ from typing import Any, Sequence
 import httpx
 import psutil
 
+from harness.backends.params import load_mode, physical_cores
+
 HOST = "127.0.0.1"
 _FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w.+-]*)")
 _CHOICES = re.compile(r"[\[{]([\w+.-]+(?:[|,][\w+.-]+)+)[\]}]")
+_TIMESTAMP = re.compile(r"^\d+(\.\d+){3} ")  # llama.cpp's log prefix "0.00.007.711 "
 _ERROR_LINE = re.compile(r"error|invalid|failed|unknown|not found|cannot|couldn't", re.IGNORECASE)
+
 
 
 class ServerError(RuntimeError):
@@ -35,16 +39,6 @@ class ServerError(RuntimeError):
     def __init__(self, message: str, log_tail: str = "") -> None:
         super().__init__(message)
         self.log_tail = log_tail
-
-
-def physical_cores() -> int:
-    """Physical cores (the in-process backend's rule for n_threads=0)."""
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
-def load_mode(cfg: Any) -> str:
-    """The effective load mode (the in-process backend's rule: load_mode, else from use_mmap)."""
-    return cfg.load_mode or ("mmap" if cfg.use_mmap else "none")
 
 
 def resolve_binary(cfg: Any) -> Path:
@@ -65,14 +59,6 @@ def resolve_binary(cfg: Any) -> Path:
 
 
 _FLAGS_CACHE: dict[tuple[str, float], frozenset[str]] = {}
-
-
-def _env(binary: Path) -> dict[str, str]:
-    """The environment for the binary: its own folder's shared libraries first."""
-    env = dict(os.environ)
-    if any(binary.parent.glob("lib*.so*")) or any(binary.parent.glob("lib*.dylib")):
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if p)
-    return env
 
 
 def parse_help(text: str) -> frozenset[str]:
@@ -97,7 +83,7 @@ def supported_flags(binary: Path) -> frozenset[str]:
     if key not in _FLAGS_CACHE:
         try:
             out = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=60,
-                                 env=_env(binary), stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise ServerError(f"{binary} --help failed: {e}") from e
         flags = parse_help(out.stdout + "\n" + out.stderr)
@@ -166,7 +152,8 @@ def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = 
     # the GGUF's embedded chat template (jinja), no warm-up run, no web UI: where the build has them
     args += [f for f in (_pick(flags, "--jinja"), _pick(flags, "--no-warmup"),
                          _pick(flags, "--no-webui", "--no-ui")) if f]
-    return args
+    fit = _pick(flags, "-fit=off", "--fit=off")  # every axis is set: no probing load before the real one
+    return args + (fit.split("=") if fit else [])
 
 
 def server_args(cfg: Any, model_path: Path, port: int, flags: frozenset[str],
@@ -176,22 +163,23 @@ def server_args(cfg: Any, model_path: Path, port: int, flags: frozenset[str],
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
     """Linux: SIGTERM the server when the thread that started it dies (even by SIGKILL)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _pdeathsig_ok() -> bool:
     """PR_SET_PDEATHSIG fires when the starting *thread* ends: use it from the main thread only."""
-    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+    return _PRCTL is not None and threading.current_thread() is threading.main_thread()
 
 
 _LIVE: set["ManagedServer"] = set()
@@ -226,18 +214,23 @@ class ManagedServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):  # a port taken between free_port() and the server's bind: retry
             self.port = free_port()
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(
-                    [str(self.binary), *self.args, "--host", HOST, "--port", str(self.port)],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(self.binary),
-                    start_new_session=True,  # Ctrl-C reaches the harness, which then stops the server
-                    preexec_fn=_die_with_parent if _pdeathsig_ok() else None)
+            try:
+                with open(self.log_path, "ab") as log:
+                    self.proc = subprocess.Popen(
+                        [str(self.binary), *self.args, "--host", HOST, "--port", str(self.port)],
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        start_new_session=True,  # Ctrl-C reaches the harness, which then stops the server
+                        preexec_fn=_die_with_parent if _pdeathsig_ok() else None)
+            except OSError as e:
+                raise ServerError(f"llama-server could not be run ({self.binary}): {e}") from e
             _LIVE.add(self)
             try:
                 self._wait_healthy()
                 return
-            except ServerError as e:
+            except BaseException as e:  # ServerError, or Ctrl-C while waiting: nothing left running
                 self.stop()
+                if not isinstance(e, ServerError):
+                    raise
                 e.log_tail = self.log_tail()
                 if attempt < 2 and re.search(r"couldn't bind|address already in use", e.log_tail, re.IGNORECASE):
                     continue
@@ -248,7 +241,7 @@ class ManagedServer:
         deadline = t0 + self.startup_timeout_s
         m = next((i for i, a in enumerate(self.args) if a in ("-m", "--model")), None)
         model = self.args[m + 1] if m is not None and m + 1 < len(self.args) else "?"
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, trust_env=False) as client:  # loopback: no proxy
             while True:
                 code = self.proc.poll()
                 if code is not None:
@@ -275,10 +268,13 @@ class ManagedServer:
         return "\n".join(ln.rstrip() for ln in lines[-n:])
 
     def reason(self) -> str:
-        """The log line that best says what went wrong (the first error-like line of the tail)."""
-        lines = [ln.strip() for ln in self.log_tail(40).splitlines() if ln.strip()]
-        hits = [ln for ln in lines if _ERROR_LINE.search(ln)]
-        return (hits or lines or ["no log output"])[0][:400]
+        """The log line that best says what went wrong: an E-level line, an `error:` line, else error-like."""
+        lines = [_TIMESTAMP.sub("", ln.strip()) for ln in self.log_tail(40).splitlines() if ln.strip()]
+        for test in (lambda ln: ln.startswith("E "), lambda ln: ln.lower().startswith("error"), _ERROR_LINE.search):
+            hits = [ln for ln in lines if test(ln)]
+            if hits:
+                return hits[0][:400]
+        return (lines or ["no log output"])[-1][:400]
 
     def wait_exit(self, timeout: float) -> int | None:
         """The exit code once the process has ended (waiting up to timeout s), else None."""
@@ -287,31 +283,17 @@ class ManagedServer:
         except subprocess.TimeoutExpired:
             return None
 
-    def model_desc(self, ftype: str | None = None) -> str | None:
-        """llama.cpp's model description ("<arch> <type> <ftype>") from the load log, as the in-process row has it."""
-        if not self.log_path or not self.log_path.exists():
-            return None
-        with open(self.log_path, "rb") as f:
-            head = f.read(1 << 20).decode("utf-8", "replace")
-        found = {k: re.search(rf"print_info: {k}\s*=\s*(.+)", head) for k in ("arch", "model type", "file type")}
-        if not (found["arch"] and found["model type"]):
-            return None
-        ft = ftype or (found["file type"].group(1).strip() if found["file type"] else None)
-        return " ".join(x for x in (found["arch"].group(1).strip(), found["model type"].group(1).strip(), ft) if x)
-
     def stop(self) -> None:
         """Terminate, wait 10 s, kill; safe to call twice."""
         proc, self.proc = self.proc, None
         _LIVE.discard(self)
-        if proc is None or proc.poll() is not None:
-            if proc is not None:
-                proc.wait()
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if proc is not None:
             proc.wait()
 
 def stop_all() -> None:
@@ -343,7 +325,8 @@ def ensure_server(cfg: Any, model_path: Path, log_dir: Path) -> ManagedServer:
     """The running server for these server-side args (reused: .reused True), else a fresh one."""
     binary = resolve_binary(cfg)
     args = model_args(cfg, Path(model_path), supported_flags(binary), str(binary))
-    key = "\0".join([str(binary), *args])
+    env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("LLAMA_ARG_"))  # the server reads these
+    key = "\0".join([str(binary), *args, *env])
     srv = _SERVER.get("server")
     if srv is not None and _SERVER.get("key") == key and srv.alive():
         srv.reused = True

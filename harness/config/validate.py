@@ -68,6 +68,9 @@ def validate(cfg: DictConfig) -> None:
     _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
     _one_of("backend.endpoint", b.endpoint, schema.ENDPOINTS)
     _at_least("backend.n_parallel", b.n_parallel, 1)
+    if cfg.mode == "harmony" and b.type != "inprocess" and b.endpoint != "completion":
+        raise ConfigError(f"mode=harmony with backend.endpoint={b.endpoint} is not supported; Harmony over "
+                          "HTTP sends and parses token ids: use backend.endpoint=completion")
     if b.type == "http_external" and not str(b.url or "").startswith(("http://", "https://")):
         raise ConfigError(f"backend.url={b.url!r} is not an http(s) URL; set backend.url or GPT_OSS_URL")
     _one_of("workload.name", w.name, schema.WORKLOADS)

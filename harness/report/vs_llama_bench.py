@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.backends.inprocess import InProcessBackend, physical_cores, release_model
+from harness.backends.inprocess import InProcessBackend, release_model
+from harness.backends.params import physical_cores
 from harness.config.plan import plan
 from harness.metrics.stats import bench_columns, describe
 from harness.models import cache

@@ -38,7 +38,9 @@ def launch(argv: list[str]) -> int:
     finally:
         sys.argv = saved
         from harness.backends.inprocess import release_model
+        from harness.backends.server import release_server
         release_model()
+        release_server()
     failed = progress.STATE["failed"]
     if failed:
         print(f"harness: {failed} point(s) failed; see the status and error columns", file=sys.stderr)

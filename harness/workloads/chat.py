@@ -81,10 +81,13 @@ class ChatWorkload:
         for ev in self.backend.generate(tokens, self.w.max_tokens, stop, self.w.temperature, self.w.seed + rep):
             times.append(ev.t_ns)
             ids.append(ev.token)
-            if tracker is not None:  # the channel of every token, known as it streams
+            if tracker is not None:  # each token's channel, known as it streams
                 p0 = time.perf_counter_ns()
-                pos = tracker.feed(ev.token)
-                channels.append(pos.channel if pos.in_content else None)
+                if ev.token is None:  # withheld by a server (ends inside a character): same message
+                    channels.append(channels[-1] if channels else None)
+                else:
+                    pos = tracker.feed(ev.token)
+                    channels.append(pos.channel if pos.in_content else None)
                 parse_ns += time.perf_counter_ns() - p0
         t_end = time.perf_counter_ns()
         deviations: collections.Counter = collections.Counter()
@@ -93,7 +96,8 @@ class ChatWorkload:
             p0 = time.perf_counter_ns()
             parser = StreamParser()
             for token in ids:
-                parser.feed(token)
+                if token is not None:  # a server withholds a token that ends inside a character
+                    parser.feed(token)
             parser.finish()
             parse_ns += time.perf_counter_ns() - p0
             deviations = parser.deviations

@@ -20,7 +20,8 @@ from harness.backends import server as srvmod
 from harness.backends.server import (ManagedServer, ServerError, ensure_server, model_args, parse_help,
                                      release_server, resolve_binary, server_args, supported_flags)
 
-BASE = ("workload=chat", "backend=http", "backend.n_ctx=512", "backend.n_batch=64", "backend.n_ubatch=64")
+BASE = ("workload=chat", "backend=http", "backend.n_ctx=512", "backend.n_batch=64", "backend.n_ubatch=64",
+        "backend.n_threads=1")  # one thread: the machine runs benchmarks too
 
 
 def _servers() -> list[psutil.Process]:
@@ -91,7 +92,7 @@ def test_args_map_each_axis_onto_the_binary(tiny_cfg, tiny_model, flags):
     assert {("-m", str(tiny_model)), ("-c", "512"), ("-b", "64"), ("-ub", "64"), ("-np", "1"), ("-t", "1"),
             ("--host", "127.0.0.1"), ("--port", "4321")} <= pairs
     assert ("-fa", "off") in pairs or ("--flash-attn", "off") in pairs
-    threads = server_args(tiny_cfg(*BASE).backend, tiny_model, 1, flags)
+    threads = server_args(tiny_cfg(*BASE, "backend.n_threads=0").backend, tiny_model, 1, flags)
     assert threads[threads.index("-t") + 1] == str(srvmod.physical_cores())  # n_threads 0: physical cores
     for f in ("--jinja", "--no-warmup", "--no-webui"):
         assert (f in args) == (f in flags)

@@ -62,3 +62,23 @@ def test_one_sweep_gives_raw_and_harmony_rows(tmp_path):
     assert (df[df["mode"] == "raw"].reasoning_effort == "").all()
     lines = [json.loads(ln) for ln in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert all("requests" in ln for ln in lines)
+
+
+def test_one_sweep_gives_raw_and_harmony_rows_on_both_backends(tmp_path):
+    r = harness("bench", "-m", *FAST, "workload.max_prompts=1", "mode=raw,harmony", "backend=inprocess,http",
+                "backend.n_threads=1", f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "results.csv", dtype=str, keep_default_na=False)
+    assert sorted(set(zip(df.backend, df["mode"]))) == [("http", "harmony"), ("http", "raw"),
+                                                        ("inprocess", "harmony"), ("inprocess", "raw")]
+    assert (df.status == "ok").all()
+    # the same rendered prompt goes to both backends
+    har = df[df["mode"] == "harmony"]
+    assert har.prompt_tokens.nunique() == 1
+    assert (df[df.backend == "http"].server_slots == "1").all()
+
+
+def test_harmony_over_an_openai_text_endpoint_is_refused_in_one_line(tmp_path):
+    r = harness("bench", *FAST, "mode=harmony", "backend=http", "backend.endpoint=v1_chat",
+                f"hydra.run.dir={tmp_path}/run")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "endpoint=completion" in r.stderr
