@@ -45,6 +45,9 @@ class DecodeBackend(Backend, Protocol):
     def synchronize(self) -> None:
         """Wait until every queued decode has finished."""
 
+    def decode_each(self, tokens: Sequence[int]) -> None:
+        """Decode each token as a batch of one, waiting for each (llama-bench's tg loop)."""
+
 
 @runtime_checkable
 class GenerateBackend(Backend, Protocol):

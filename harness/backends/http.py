@@ -208,7 +208,7 @@ class HttpBackend:
         return self._texts[key] if key in self._texts else self.detokenize(key)
 
     def _body(self, endpoint: str, prompt: Sequence[int] | str, max_tokens: int,
-              temperature: float, seed: int) -> dict[str, Any]:
+              temperature: float, seed: int, ignore_eos: bool = False) -> dict[str, Any]:
         """The request body; llama.cpp's own knobs only where the server is llama-server."""
         # the in-process chain: greedy (top_k 1) at temperature 0, else temperature + dist(seed);
         # cache_prompt false: every request prefills its whole prompt
@@ -217,7 +217,8 @@ class HttpBackend:
         common = {"stream": True, "temperature": temperature, "seed": seed}
         if endpoint == "completion":
             p = prompt if isinstance(prompt, str) else [int(t) for t in prompt]
-            return {"prompt": p, "n_predict": max_tokens, "return_tokens": True, **common, **llama}
+            return {"prompt": p, "n_predict": max_tokens, "return_tokens": True, "ignore_eos": ignore_eos,
+                    **common, **llama}
         extra = llama if self.model_path is not None else {}
         text, model = self._text(prompt), self.cfg.model_id
         if endpoint == "v1_completions":
@@ -232,13 +233,15 @@ class HttpBackend:
         raise ValueError(f"backend.endpoint={endpoint!r} is not one of {', '.join(PATHS)}")
 
     def generate(self, prompt: Sequence[int] | str, max_tokens: int, stop: Sequence[int],
-                 temperature: float = 0.0, seed: int = 0) -> Iterator[StreamEvent]:
-        """Stream the completion of prompt; ends after a stop id (completion), the server's end or max_tokens."""
+                 temperature: float = 0.0, seed: int = 0, ignore_eos: bool = False) -> Iterator[StreamEvent]:
+        """Stream the completion of prompt; ends after a stop id (completion), the server's end or max_tokens.
+
+        ignore_eos (completion only): generate exactly max_tokens, as llama-bench's tg does."""
         endpoint = self.cfg.endpoint
         if endpoint not in PATHS:
             raise ValueError(f"backend.endpoint={endpoint!r} is not one of {', '.join(PATHS)}")
         self.last_timings, self.last_usage = {}, {}
-        body = self._body(endpoint, prompt, max_tokens, temperature, seed)
+        body = self._body(endpoint, prompt, max_tokens, temperature, seed, ignore_eos)
         path, parse, stops = PATHS[endpoint], sse.PARSERS[endpoint], set(stop)
         what = f"endpoint {endpoint}"
         n, stopped, done = 0, False, False

@@ -119,6 +119,21 @@ class InProcessBackend:
     def synchronize(self) -> None:
         llama_cpp.llama_synchronize(self.ctx)
 
+    def decode_each(self, tokens: Sequence[int]) -> None:
+        """Decode each token as its own batch and wait for it (tg). The batches are built first, so
+        the timed loop is two C calls a token: the model's weights stream through the caches
+        between tokens, and every Python step left in the loop runs cold (measured 3-5% of tg)."""
+        arr = np.ascontiguousarray(tokens, dtype=np.int32)
+        size = ctypes.sizeof(llama_cpp.llama_token)
+        batches = [llama_cpp.llama_batch_get_one((llama_cpp.llama_token * 1).from_buffer(arr, i * size), 1)
+                   for i in range(len(arr))]
+        decode, sync, ctx = llama_cpp.llama_decode, llama_cpp.llama_synchronize, self.ctx
+        for i, batch in enumerate(batches):
+            if decode(ctx, batch):
+                raise BackendError(f"llama_decode failed at generated token {i}: "
+                                   f"{llama_log().reason() or 'no reason logged'}")
+            sync(ctx)
+
     def tokenize(self, text: str) -> list[int]:
         raw = text.encode()
         vocab = llama_cpp.llama_model_get_vocab(self.model)

@@ -19,7 +19,7 @@ MODES = ("raw", "harmony")
 EFFORTS = ("low", "medium", "high")
 BACKENDS = ("inprocess", "http", "http_external")
 ENDPOINTS = ("completion", "v1_completions", "v1_chat", "v1_responses")
-WORKLOADS = ("pp_tg", "chat")
+WORKLOADS = ("pp_tg", "chat", "load")
 
 
 @dataclass
@@ -87,7 +87,10 @@ class WorkloadConfig:
     prompts: Optional[str] = None       # chat: a JSONL of {id, lang, text}; default: the shipped set
     max_prompts: int = 0                # chat: 0 = all
     max_tokens: int = 64                # chat: generated tokens at most per request
-    temperature: float = 0.0            # chat: 0 = greedy
+    temperature: float = 0.0            # chat, load: 0 = greedy
+    concurrency: int = 1                # load: concurrent streaming clients
+    num_requests: int = 16              # load: requests in all, at most
+    duration_s: float = 60.0            # load: seconds, at most
 
 
 @dataclass

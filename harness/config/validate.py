@@ -75,7 +75,15 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"backend.url={b.url!r} is not an http(s) URL; set backend.url or GPT_OSS_URL")
     _one_of("workload.name", w.name, schema.WORKLOADS)
     _at_least("workload.repetitions", w.repetitions, 1)
-    if w.name == "chat":
+    if w.name == "load":
+        if b.type == "inprocess":
+            raise ConfigError("workload=load with backend.type=inprocess is not supported; "
+                              "use backend=http or backend=http_external")
+        _at_least("workload.concurrency", w.concurrency, 1)
+        _at_least("workload.num_requests", w.num_requests, 1)
+        if not 0 < w.duration_s <= 3600:
+            raise ConfigError(f"workload.duration_s={w.duration_s} is out of range; it must be in (0, 3600]")
+    if w.name in ("chat", "load"):
         _at_least("workload.max_tokens", w.max_tokens, 1)
         _at_least("workload.max_prompts", w.max_prompts, 0)
         if w.prompts and not Path(w.prompts).expanduser().is_file():

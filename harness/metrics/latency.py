@@ -37,3 +37,24 @@ def aggregate(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "e2e_ms": e2e.mean * MS, "avg_ns": e2e.mean, "stddev_ns": e2e.stddev,
             "itl_ms": itl.mean, "itl_p50_ms": itl.median, "itl_p90_ms": itl.p90, "itl_p99_ms": itl.p99,
             "avg_ts": rate.mean, "stddev_ts": rate.stddev, "ci95_ts": rate.ci95}
+
+
+def server_rates(timings: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Means of llama-server's own prompt and predicted tokens/s over the requests that gave them."""
+    def mean(key: str) -> float:
+        return _mean([float(t[key]) for t in timings if t.get(key) is not None])
+    return {"server_prompt_ts": mean("prompt_per_second"), "server_predicted_ts": mean("predicted_per_second")}
+
+
+def served(requests: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """vLLM `bench serve`'s summary of a load run: throughput and latency percentiles."""
+    ttft = describe([r["ttft_ms"] for r in requests if r["ttft_ms"] == r["ttft_ms"]])
+    e2e = describe([r["e2e_ms"] for r in requests])
+    itl = describe([x for r in requests for x in r["itl_ms"]])
+    out_tokens = sum(r["completion_tokens"] for r in requests)
+    return {"completed_requests": len(requests), "request_throughput": len(requests) / wall_s if wall_s else 0.0,
+            "output_ts": out_tokens / wall_s if wall_s else 0.0, "avg_ts": out_tokens / wall_s if wall_s else 0.0,
+            "n_gen": out_tokens, "ttft_ms": ttft.mean, "ttft_p50_ms": ttft.median, "ttft_p99_ms": ttft.p99,
+            "e2e_ms": e2e.mean, "e2e_p50_ms": e2e.median, "e2e_p99_ms": e2e.p99,
+            "itl_ms": itl.mean, "itl_p50_ms": itl.median, "itl_p90_ms": itl.p90, "itl_p99_ms": itl.p99,
+            "duration_s": wall_s}

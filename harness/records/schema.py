@@ -1,7 +1,8 @@
 """The one schema of result columns, for every output format (CSV, JSONL, markdown).
 
 llama-bench's names are used where the meaning is the same, so rows sit beside theirs.
-`python -m harness.records.schema` prints the table docs/BENCHMARKS.md carries.
+`python -m harness.records.schema [--update docs/BENCHMARKS.md]` prints (or rewrites) the table
+docs/BENCHMARKS.md carries.
 """
 from __future__ import annotations
 
@@ -82,6 +83,19 @@ COLUMNS: tuple[Column, ...] = (
     C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
     C("model_reused", "bool", "the model stayed loaded from the previous point"),
     C("peak_rss_mb", "float", "peak resident memory of the process during the point, MiB"),
+    C("concurrency", "int", "load: concurrent streaming clients", only="load"),
+    C("completed_requests", "int", "load: requests that finished", only="load"),
+    C("failed_requests", "int", "load: requests that failed (counted, not fatal)", only="load"),
+    C("request_throughput", "float", "load: finished requests per second", only="load"),
+    C("output_ts", "float", "load: generated tokens per second over all clients", only="load"),
+    C("duration_s", "float", "load: wall time of the run, s", only="load"),
+    C("ttft_p50_ms", "float", "load: median time to first token, ms", only="load"),
+    C("ttft_p99_ms", "float", "load: 99th percentile time to first token, ms", only="load"),
+    C("e2e_p50_ms", "float", "load: median request latency, ms", only="load"),
+    C("e2e_p99_ms", "float", "load: 99th percentile request latency, ms", only="load"),
+    C("server_prompt_ts", "float", "http: the server's own prompt tokens/s (timings.prompt_per_second)", only="http"),
+    C("server_predicted_ts", "float", "http: the server's own generated tokens/s (timings.predicted_per_second)",
+      only="http"),
     C("server_n_ctx", "int", "http: the server's context size (its /props)", only="http"),
     C("server_slots", "int", "http: the server's slots (-np)", only="http"),
     C("server_model_path", "str", "http: the model file the server reports", only="http"),
@@ -108,5 +122,21 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def update_doc(path: str) -> None:
+    """Rewrite the table between the schema markers of a markdown file."""
+    from pathlib import Path
+    doc = Path(path)
+    text = doc.read_text()
+    head, rest = text.split(START_MARK, 1)
+    _, tail = rest.split(END_MARK, 1)
+    doc.write_text(f"{head}{START_MARK}\n{markdown()}\n{END_MARK}{tail}")
+
+
+START_MARK, END_MARK = "<!-- schema:start -->", "<!-- schema:end -->"
+
 if __name__ == "__main__":
-    print(markdown())
+    import sys
+    if sys.argv[1:2] == ["--update"]:
+        update_doc(sys.argv[2])
+    else:
+        print(markdown())

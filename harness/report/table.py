@@ -22,10 +22,20 @@ def _params(n: str) -> str:
     return f"{p / 1e9:.2f} B" if p >= 1e9 else f"{p / 1e6:.2f} M"
 
 
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def _ts(row) -> str:
     if row["status"] != "ok":
         return f"{row['status']}: {row['error']}"[:80]
-    return f"{float(row['avg_ts']):.2f} ± {float(row['stddev_ts']):.2f}"
+    avg, sd = _num(row["avg_ts"]), _num(row["stddev_ts"])
+    if avg is None:
+        return ""
+    return f"{avg:.2f} ± {sd:.2f}" if sd is not None else f"{avg:.2f}"
 
 
 def markdown(df: pd.DataFrame) -> str:

@@ -37,8 +37,9 @@ def _now() -> str:
 
 def _summary(r: dict[str, Any]) -> str:
     if r["status"] != "ok":
-        return f"{r['test']} FAILED: {r.get('error', '')}"
-    return f"{r['test']} {r['avg_ts']:.2f}±{r['stddev_ts']:.2f} t/s"
+        return f"{r['test']} {r['status'].upper()}: {r.get('error', '')}"
+    spread = f"±{r['stddev_ts']:.2f}" if isinstance(r.get("stddev_ts"), float) else ""
+    return f"{r['test']} {r.get('avg_ts', float('nan')):.2f}{spread} t/s"
 
 
 def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -> int:

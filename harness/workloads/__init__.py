@@ -12,6 +12,9 @@ def create(cfg, backend) -> Workload:
     if cfg.workload.name == "chat":
         from harness.workloads.chat import ChatWorkload
         return ChatWorkload(cfg, backend)
+    if cfg.workload.name == "load":
+        from harness.workloads.load import LoadWorkload
+        return LoadWorkload(cfg, backend)
     raise ValueError(f"workload.name={cfg.workload.name!r} has no implementation")
 
 

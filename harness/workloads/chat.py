@@ -103,6 +103,7 @@ class ChatWorkload:
             deviations = parser.deviations
         r = latency.request(t0, times, t_end, channels if tracker is not None else None)
         r.update(prompt_tokens=len(tokens), render_ms=render_ns * 1e-6, parse_ms=parse_ns * 1e-6,
+                 server_timings=dict(getattr(self.backend, "last_timings", None) or {}),
                  stop_reason="stop" if ids and ids[-1] in stop else "length",
                  channels=collections.Counter(ch for ch in channels if ch), deviations=deviations)
         return r
@@ -117,6 +118,8 @@ class ChatWorkload:
                "parse_ms": sum(r["parse_ms"] for r in reqs) / n,
                "stop_reason": collections.Counter(r["stop_reason"] for r in reqs).most_common(1)[0][0]}
         row["overhead_pct"] = 100 * (row["render_ms"] + row["parse_ms"]) / row["e2e_ms"]
+        if any(r["server_timings"] for r in reqs):
+            row.update(latency.server_rates([r["server_timings"] for r in reqs]))
         for ch in CHANNELS:
             row[f"tokens_{ch}"] = sum(r["channels"][ch] for r in reqs) / n
         total = sum((r["deviations"] for r in reqs), collections.Counter())

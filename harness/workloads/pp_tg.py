@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.backends.base import DecodeBackend
+from harness.backends.base import DecodeBackend, Unsupported
+from harness.metrics.latency import server_rates
 from harness.metrics.stats import bench_columns, rates
 
 
@@ -62,9 +63,7 @@ class PpTg:
         self.b.synchronize()
 
     def _gen(self, tokens: np.ndarray) -> None:
-        for i in range(len(tokens)):
-            self.b.decode(tokens[i:i + 1])
-            self.b.synchronize()
+        self.b.decode_each(tokens)
 
     def run(self, test: Case, repetitions: int, warmup: bool) -> list[int]:
         """Timed repetitions of `test`; returns the wall time of each in ns."""
@@ -89,17 +88,67 @@ class PpTg:
         return samples
 
 
+class ServedPpTg:
+    """pp/tg through a server's /completion: the client's rates beside the server's own timings.
+
+    pp<N>: N random ids, one generated token; the client's time is request start to first token.
+    tg<N>: one random id, N tokens with EOS ignored; the client's time is first to last token,
+    over N-1 tokens. pp+tg: request start to last token. Depth cannot be set over HTTP.
+    """
+
+    def __init__(self, backend, seed: int) -> None:
+        self.b = backend
+        self.rng = np.random.default_rng(seed)
+
+    def _once(self, case: Case) -> tuple[int, dict[str, Any]]:
+        if case.n_depth:
+            raise Unsupported(f"n_depth={case.n_depth}: a server's KV cache cannot be prefilled untimed")
+        prompt = self.rng.integers(0, 199998, size=max(case.n_prompt, 1), dtype=np.int32).tolist()
+        t0 = time.perf_counter_ns()
+        times = [ev.t_ns for ev in self.b.generate(prompt, max(case.n_gen, 1), (), ignore_eos=True)]
+        if case.n_prompt and case.n_gen:
+            ns = times[-1] - t0
+        elif case.n_prompt:
+            ns = times[0] - t0
+        else:
+            ns = times[-1] - times[0]
+        return ns, dict(self.b.last_timings)
+
+    def run(self, case: Case, repetitions: int, warmup: bool) -> tuple[list[int], list[dict[str, Any]]]:
+        if warmup:
+            self._once(case)
+        runs = [self._once(case) for _ in range(repetitions)]
+        return [ns for ns, _ in runs], [t for _, t in runs]
+
+
+def _served_tokens(case: Case) -> int:
+    """Tokens the client's time covers (tg: first to last token, so one fewer)."""
+    return case.n_tokens if case.n_prompt else case.n_gen - 1
+
+
 class PpTgWorkload:
-    """The Workload face of PpTg: a case per test of the point."""
+    """The Workload face of pp/tg: a case per test of the point; decode API or a server."""
 
     def __init__(self, cfg, backend: DecodeBackend | None) -> None:
         self.w = cfg.workload
-        self.runner = PpTg(backend, cfg.backend.n_batch, self.w.seed) if backend is not None else None
+        self.served = backend is not None and not hasattr(backend, "decode")
+        if backend is None:
+            self.runner = None
+        elif self.served:
+            self.runner = ServedPpTg(backend, self.w.seed)
+        else:
+            self.runner = PpTg(backend, cfg.backend.n_batch, self.w.seed)
 
     def cases(self) -> list[Case]:
         return plan(self.w)
 
     def run(self, case: Case) -> dict[str, Any]:
-        samples = self.runner.run(case, self.w.repetitions, self.w.warmup)
-        return {"status": "ok", **bench_columns(samples, case.n_tokens),
-                "_samples": {"samples_ns": samples, "samples_ts": rates(samples, case.n_tokens)}}
+        if not self.served:
+            samples = self.runner.run(case, self.w.repetitions, self.w.warmup)
+            return {"status": "ok", **bench_columns(samples, case.n_tokens),
+                    "_samples": {"samples_ns": samples, "samples_ts": rates(samples, case.n_tokens)}}
+        samples, timings = self.runner.run(case, self.w.repetitions, self.w.warmup)
+        n = _served_tokens(case)
+        server = server_rates(timings)
+        return {"status": "ok", **bench_columns(samples, n), **server,
+                "_samples": {"samples_ns": samples, "samples_ts": rates(samples, n), "server_timings": timings}}

@@ -22,6 +22,10 @@ class Counting:
     def synchronize(self):
         self.inner.synchronize()
 
+    def decode_each(self, tokens):
+        self.batches += [1] * len(tokens)
+        self.inner.decode_each(tokens)
+
     def clear(self):
         self.clears += 1
         self.inner.clear()

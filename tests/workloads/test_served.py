@@ -1,0 +1,59 @@
+"""pp/tg and concurrent load through a real managed llama-server on synthetic-tiny."""
+from __future__ import annotations
+
+import pandas as pd
+import psutil
+
+from cli_runner import harness
+
+TINY = ["model=synthetic-tiny", "backend.n_threads=1", "backend.n_ctx=256", "backend.n_batch=32",
+        "backend.n_ubatch=32"]
+
+
+def read(path):
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def no_server_left():
+    return not [p for p in psutil.process_iter(["name"]) if "llama-server" in (p.info["name"] or "")]
+
+
+def test_pp_tg_in_process_and_served_side_by_side(tmp_path):
+    r = harness("bench", "-m", *TINY, "backend=inprocess,http", "workload.n_prompt=32", "workload.n_gen=8",
+                "workload.repetitions=2", f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    df = read(tmp_path / "results.csv")
+    assert sorted(zip(df.backend, df.test)) == [("http", "pp32"), ("http", "tg8"), ("inprocess", "pp32"),
+                                                ("inprocess", "tg8")]
+    assert (df.status == "ok").all() and (df.avg_ts.astype(float) > 0).all()
+    served = df[df.backend == "http"]
+    assert (served.server_prompt_ts != "").all() and (served.server_predicted_ts != "").all()
+    assert float(served[served.test == "tg8"].server_predicted_ts.iloc[0]) > 0
+    assert (df[df.backend == "inprocess"].server_predicted_ts == "").all()
+    assert no_server_left()
+
+
+def test_depth_over_http_is_unsupported_not_a_crash(tmp_path):
+    r = harness("bench", *TINY, "backend=http", "workload.n_prompt=16", "workload.n_gen=0",
+                "workload.n_depth=16", "workload.repetitions=1", f"hydra.run.dir={tmp_path}")
+    df = read(tmp_path / "results.csv")
+    assert r.returncode == 0 and (df.status == "unsupported").all() and df.error.str.contains("n_depth").all()
+
+
+def test_load_reports_throughput_and_percentiles_with_np_following_concurrency(tmp_path):
+    r = harness("bench", *TINY, "backend=http", "workload=load", "workload.concurrency=2",
+                "workload.num_requests=6", "workload.max_tokens=8", "workload.max_prompts=3",
+                f"hydra.run.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = read(tmp_path / "results.csv").iloc[0]
+    assert row.status == "ok" and row.test == "load c2" and row.concurrency == "2"
+    assert row.completed_requests == "6" and row.failed_requests == "0"
+    assert float(row.request_throughput) > 0 and float(row.output_ts) > 0
+    assert float(row.ttft_p50_ms) <= float(row.e2e_p50_ms)
+    assert row.server_slots == "2"  # llama-server -np followed workload.concurrency
+    assert no_server_left()
+
+
+def test_load_in_process_is_refused_in_one_line(tmp_path):
+    r = harness("bench", *TINY, "workload=load", f"hydra.run.dir={tmp_path}/run")
+    assert r.returncode == 2 and "backend=http" in r.stderr and r.stderr.count("\n") == 1
