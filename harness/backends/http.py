@@ -181,6 +181,11 @@ class HttpBackend:
             msg += f"; llama-server {state}; last log line: {last}"
         return msg
 
+    @property
+    def takes_text(self) -> bool:
+        """OpenAI-compatible endpoints take the prompt as text (no server-side /tokenize needed)."""
+        return self.cfg.endpoint != "completion"
+
     def tokenize(self, text: str) -> list[int]:
         """Ids of text via POST /tokenize, special tokens parsed, no BOS added."""
         obj = self._post("/tokenize", {"content": text, "add_special": False, "parse_special": True}, "tokenize")

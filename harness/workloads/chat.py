@@ -57,11 +57,13 @@ class ChatWorkload:
     def cases(self) -> list[Prompt]:
         return load_prompts(self.w.prompts, self.w.max_prompts)
 
-    def _render(self, prompt: Prompt) -> tuple[list[int], int]:
+    def _render(self, prompt: Prompt) -> tuple[list[int] | str, int]:
         t0 = time.perf_counter_ns()
         if self.harmony:
             from harness.harmony import render_prompt, user
             tokens = render_prompt([user(prompt.text)], self.options)
+        elif getattr(self.backend, "takes_text", False):
+            tokens = prompt.text  # an OpenAI-compatible endpoint: the text as given
         else:
             tokens = self.backend.tokenize(prompt.text)
         return tokens, time.perf_counter_ns() - t0
@@ -102,9 +104,11 @@ class ChatWorkload:
             parse_ns += time.perf_counter_ns() - p0
             deviations = parser.deviations
         r = latency.request(t0, times, t_end, channels if tracker is not None else None)
-        r.update(prompt_tokens=len(tokens), render_ms=render_ns * 1e-6, parse_ms=parse_ns * 1e-6,
+        usage = getattr(self.backend, "last_usage", None) or {}
+        r.update(prompt_tokens=len(tokens) if not isinstance(tokens, str) else usage.get("prompt_tokens", ""),
+                 render_ms=render_ns * 1e-6, parse_ms=parse_ns * 1e-6,
                  server_timings=dict(getattr(self.backend, "last_timings", None) or {}),
-                 stop_reason="stop" if ids and ids[-1] in stop else "length",
+                 stop_reason="stop" if (ids and ids[-1] in stop) or len(ids) < self.w.max_tokens else "length",
                  channels=collections.Counter(ch for ch in channels if ch), deviations=deviations)
         return r
 

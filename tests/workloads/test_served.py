@@ -57,3 +57,15 @@ def test_load_reports_throughput_and_percentiles_with_np_following_concurrency(t
 def test_load_in_process_is_refused_in_one_line(tmp_path):
     r = harness("bench", *TINY, "workload=load", f"hydra.run.dir={tmp_path}/run")
     assert r.returncode == 2 and "backend=http" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_server_that_cannot_start_fails_its_point_with_the_log_tail_and_the_sweep_goes_on(tmp_path):
+    r = harness("bench", "-m", *TINY, "backend=http", "backend.flash_attn=off", "backend.type_v=q8_0,f16",
+                "workload.n_prompt=16", "workload.n_gen=4", "workload.repetitions=1", f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    df = read(tmp_path / "results.csv")
+    bad, good = df[df.type_v == "q8_0"], df[df.type_v == "f16"]
+    assert (bad.status == "failed").all() and (bad.server_log_tail != "").all()
+    assert (good.status == "ok").all()
+    assert list(tmp_path.glob("jobs/*/llama-server*.log")) or list(tmp_path.glob("jobs/*/*.log"))
+    assert no_server_left()
