@@ -56,7 +56,8 @@ bench: install
 test: install
 	$(PY) -m pytest -q
 
-# llama-bench from the very llama.cpp tree llama-cpp-python vendors, same CMAKE_ARGS, Release.
+# llama-bench from the very llama.cpp tree llama-cpp-python vendors, same CMAKE_ARGS, Release; the
+# comparison runs it on llama-cpp-python's own libllama/libggml so only the drivers differ.
 $(LLAMA_BENCH): | $(STAMP)
 	mkdir -p $(LLAMA_BENCH_DIR)
 	cd $(LLAMA_BENCH_DIR) && [ -d src ] || ( $(CURDIR)/$(PY) -m pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_PY_VERSION) -d . \
