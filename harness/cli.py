@@ -1,7 +1,8 @@
-"""`harness` console script: bench (Hydra entry point) and models prepare.
+"""`harness` console script: bench (Hydra entry point), models prepare, report.
 
     harness bench [-m] [hydra overrides...]
     harness models prepare [model=...] [model.quant=A,B ...]
+    harness report RUN_DIR...
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ USAGE = """usage: harness <command> [args]
 commands:
   bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar)
   models prepare [overrides...] build the models a config names (if missing), print each GGUF path
+  report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs
 """
 
 
@@ -62,13 +64,25 @@ def models(argv: list[str]) -> int:
     return 0
 
 
+def report(argv: list[str]) -> int:
+    if not argv:
+        return _fail("usage: harness report RUN_DIR [RUN_DIR ...]")
+    from harness.report.report import write_report
+    for arg in argv:
+        run = Path(arg)
+        if not (run / "results.csv").is_file():
+            return _fail(f"no results.csv in {run}; give a run folder that `harness bench` wrote")
+        print(write_report(run))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    handlers = {"bench": bench, "models": models}
+    handlers = {"bench": bench, "models": models, "report": report}
     if cmd not in handlers:
         return _fail(f"unknown command {cmd!r}; choose one of: {', '.join(handlers)}")
     return handlers[cmd](rest)

@@ -1,6 +1,7 @@
 """Hydra callbacks: merge the jobs' rows when a multirun ends, print the summary table."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,17 +10,27 @@ from omegaconf import DictConfig
 
 from harness.records import merge
 from harness.records.writer import RESULTS
+from harness.report.report import write_report
 from harness.report.table import markdown_file
+
+
+def _finish(run_dir: Path) -> None:
+    """Print the table and write report.md; a report that fails never loses the results."""
+    out = run_dir / RESULTS
+    if not out.exists():
+        return
+    print(f"\n{markdown_file(out)}\n\nresults: {out}")
+    try:
+        print(f"report:  {write_report(run_dir)}")
+    except Exception as exc:  # plotting is a convenience; the rows are already on disk
+        print(f"report not written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 class MergeResults(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        out = merge.merge(sweep_dir)
-        if out is not None:
-            print(f"\n{markdown_file(out)}\n\nresults: {out}")
+        if merge.merge(sweep_dir) is not None:
+            _finish(sweep_dir)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
-        out = Path(config.hydra.run.dir) / RESULTS
-        if out.exists():
-            print(f"\n{markdown_file(out)}\n\nresults: {out}")
+        _finish(Path(config.hydra.run.dir))
