@@ -15,6 +15,7 @@ commands:
   bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar)
   models prepare [overrides...] build the models a config names (if missing), print each GGUF path
   report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs
+  gate --baseline B --current C fail (exit 1) on a significant regression; 0 pass, 2 usage error
 """
 
 
@@ -76,13 +77,39 @@ def report(argv: list[str]) -> int:
     return 0
 
 
+def gate(argv: list[str]) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="harness gate", description="Fail on a real regression between two runs.")
+    ap.add_argument("--baseline", required=True, help="run folder or results.csv")
+    ap.add_argument("--current", required=True, help="run folder or results.csv")
+    ap.add_argument("--metric", default="avg_ts", help="avg_ts (higher is better) or avg_ns")
+    ap.add_argument("--threshold", type=float, default=0.05, help="relative change that counts (0.05 = 5%%)")
+    ap.add_argument("--alpha", type=float, default=0.05, help="significance level of the Mann-Whitney U test")
+    ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as exc:
+        return 2 if exc.code else 0
+    from harness.gate.checks import compare, load, summary
+    if a.metric not in ("avg_ts", "avg_ns") or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
+        return _fail(f"--metric {a.metric} --threshold {a.threshold} --alpha {a.alpha}: metric must be avg_ts or "
+                     "avg_ns, threshold and alpha between 0 and 1")
+    try:
+        base, cur = load(Path(a.baseline)), load(Path(a.current))
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    checks = compare(base, cur, a.metric, a.threshold, a.alpha, tuple(a.ignore))
+    print(summary(checks, a.threshold, a.alpha))
+    return 1 if any(c.verdict == "regression" for c in checks) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    handlers = {"bench": bench, "models": models, "report": report}
+    handlers = {"bench": bench, "models": models, "report": report, "gate": gate}
     if cmd not in handlers:
         return _fail(f"unknown command {cmd!r}; choose one of: {', '.join(handlers)}")
     return handlers[cmd](rest)

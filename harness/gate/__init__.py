@@ -1,0 +1,1 @@
+"""Regression checks: small objects, one per matched point, gathered and reported together."""

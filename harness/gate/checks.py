@@ -1,0 +1,96 @@
+"""Match two runs' points on their configuration; flag a regression only when the change is both
+larger than the threshold and significant on the per-repetition samples (one-sided Mann-Whitney U,
+as asv does). Improvements, new and missing points are reported, never failed."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from scipy.stats import mannwhitneyu
+
+from harness.records.writer import RESULTS, SAMPLES
+
+KEYS = ("model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch",
+        "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
+SAMPLE_OF = {"avg_ts": "samples_ts", "avg_ns": "samples_ns"}
+
+
+@dataclass(frozen=True)
+class Check:
+    point: str
+    metric: str
+    baseline: float | None
+    current: float | None
+    change: float | None      # relative, signed so that negative is worse
+    p_value: float | None
+    verdict: str              # regression | improvement | unchanged | new | missing
+
+
+def load(path: Path) -> pd.DataFrame:
+    """ok rows of a run folder (or a results.csv) with their per-repetition samples attached."""
+    csv = path / RESULTS if path.is_dir() else path
+    if not csv.is_file():
+        raise FileNotFoundError(f"no results.csv at {path}")
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = df[df.status == "ok"].copy()
+    samples: dict[tuple[str, str], dict] = {}
+    jsonl = csv.with_name(SAMPLES)
+    if jsonl.is_file():
+        for line in jsonl.read_text().splitlines():
+            rec = json.loads(line)
+            samples[(str(rec.get("point")), rec.get("test"))] = rec
+    df["_samples"] = [samples.get((p, t), {}) for p, t in zip(df.point, df.test)]
+    return df
+
+
+def _key(row, keys: tuple[str, ...]) -> str:
+    return " ".join(f"{k}={row[k]}" for k in keys if k in row and row[k] != "")
+
+
+def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", threshold: float = 0.05,
+            alpha: float = 0.05, ignore: tuple[str, ...] = ()) -> list[Check]:
+    keys = tuple(k for k in KEYS if k not in ignore)
+    higher_is_better = metric.endswith("_ts")
+    b = {_key(r, keys): r for _, r in base.iterrows()}
+    c = {_key(r, keys): r for _, r in cur.iterrows()}
+    checks = []
+    for point in sorted(b.keys() | c.keys()):
+        if point not in c:
+            checks.append(Check(point, metric, float(b[point][metric]), None, None, None, "missing"))
+            continue
+        if point not in b:
+            checks.append(Check(point, metric, None, float(c[point][metric]), None, None, "new"))
+            continue
+        bv, cv = float(b[point][metric]), float(c[point][metric])
+        change = (cv - bv) / bv if higher_is_better else (bv - cv) / bv
+        bs = b[point]["_samples"].get(SAMPLE_OF.get(metric, ""), [])
+        cs = c[point]["_samples"].get(SAMPLE_OF.get(metric, ""), [])
+        p = None
+        if len(bs) >= 3 and len(cs) >= 3:  # is current worse than baseline?
+            worse = "less" if higher_is_better else "greater"
+            p = float(mannwhitneyu(cs, bs, alternative=worse).pvalue)
+        if change < -threshold and p is not None and p < alpha:
+            verdict = "regression"
+        elif change > threshold:
+            verdict = "improvement"
+        else:
+            verdict = "unchanged"
+        checks.append(Check(point, metric, bv, cv, change, p, verdict))
+    return checks
+
+
+def summary(checks: list[Check], threshold: float, alpha: float) -> str:
+    """A markdown summary for CI logs."""
+    counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "improvement", "unchanged", "new",
+                                                                 "missing")}
+    head = (f"**gate: {'FAIL' if counts['regression'] else 'pass'}** (threshold {threshold:.0%}, alpha {alpha}): "
+            + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    lines = [head, "", "| verdict | point | baseline | current | change | p |", "|---|---|---:|---:|---:|---:|"]
+    fmt = lambda x, f: "" if x is None else format(x, f)  # noqa: E731
+    order = {"regression": 0, "improvement": 1, "missing": 2, "new": 3, "unchanged": 4}
+    for c in sorted(checks, key=lambda c: order[c.verdict]):
+        lines.append(f"| {c.verdict} | {c.point} | {fmt(c.baseline, '.2f')} | {fmt(c.current, '.2f')} | "
+                     f"{fmt(c.change, '+.1%')} | {fmt(c.p_value, '.3g')} |")
+    return "\n".join(lines)

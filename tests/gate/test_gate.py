@@ -1,0 +1,56 @@
+"""The regression gate: statistics on known samples, and the CLI on real runs."""
+from __future__ import annotations
+
+import pandas as pd
+
+from cli_runner import harness
+from harness.gate.checks import compare
+
+
+def run(points: dict[str, list[float]]) -> pd.DataFrame:
+    """Rows as load() returns them: one per test, avg_ts the mean of its samples."""
+    return pd.DataFrame([{"model_name": "m", "quant": "Q8_0", "test": t, "status": "ok", "point": "0",
+                          "avg_ts": str(sum(s) / len(s)), "_samples": {"samples_ts": s}} for t, s in points.items()])
+
+
+BASE = [100.0, 101.0, 99.0, 100.5, 99.5]
+
+
+def verdicts(base, cur, **kw):
+    return {c.point.split("test=")[1]: c.verdict for c in compare(run(base), run(cur), **kw)}
+
+
+def test_a_large_significant_drop_is_a_regression_and_the_rest_is_reported():
+    v = verdicts({"tg": BASE, "pp": BASE, "gone": BASE},
+                 {"tg": [80.0, 81.0, 79.0, 80.5, 79.5], "pp": [120.0, 121.0, 119.0, 120.5, 119.5], "added": BASE})
+    assert v == {"tg": "regression", "pp": "improvement", "gone": "missing", "added": "new"}
+
+
+def test_small_or_insignificant_changes_pass():
+    small = [x * 0.97 for x in BASE]  # 3% slower, significant but under the 5% threshold
+    noisy = [60.0, 140.0, 95.0, 70.0, 130.0]  # mean 99, overlapping: not significant
+    v = verdicts({"a": BASE, "b": BASE, "c": BASE}, {"a": small, "b": noisy, "c": [80.0, 81.0]})
+    assert v == {"a": "unchanged", "b": "unchanged", "c": "unchanged"}  # c: 2 samples cannot be significant
+
+
+def test_cli_passes_a_run_against_itself_and_fails_a_real_slowdown(tmp_path):
+    # the slowdown: the same pp256 decoded 8 tokens a batch instead of 256 (32 decodes instead of 1),
+    # several times slower on any machine, so the test does not hang on a speed
+    common = ["model=synthetic-tiny", "workload.n_prompt=256", "workload.n_gen=0", "workload.repetitions=5",
+              "backend.n_ctx=512"]
+    fast = ["backend.n_batch=256", "backend.n_ubatch=256"]
+    slow = ["backend.n_batch=8", "backend.n_ubatch=8"]
+    assert harness("bench", *common, *fast, f"hydra.run.dir={tmp_path}/base").returncode == 0
+    assert harness("bench", *common, *slow, f"hydra.run.dir={tmp_path}/slow").returncode == 0
+    same = harness("gate", "--baseline", f"{tmp_path}/base", "--current", f"{tmp_path}/base")
+    assert same.returncode == 0 and "gate: pass" in same.stdout
+    worse = harness("gate", "--baseline", f"{tmp_path}/base", "--current", f"{tmp_path}/slow",
+                    "--ignore", "n_batch", "n_ubatch", "--threshold", "0.2")
+    assert worse.returncode == 1 and "gate: FAIL" in worse.stdout and "| regression |" in worse.stdout
+    better = harness("gate", "--baseline", f"{tmp_path}/slow", "--current", f"{tmp_path}/base",
+                     "--ignore", "n_batch", "n_ubatch")
+    assert better.returncode == 0 and "| improvement |" in better.stdout
+    unmatched = harness("gate", "--baseline", f"{tmp_path}/base", "--current", f"{tmp_path}/slow")
+    assert unmatched.returncode == 0 and "new" in unmatched.stdout and "missing" in unmatched.stdout
+    bad = harness("gate", "--baseline", f"{tmp_path}/nope", "--current", f"{tmp_path}/base")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
