@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import httpx
-import psutil
 
 from harness.backends.params import load_mode, physical_cores
 

@@ -41,8 +41,14 @@ from harness.harmony.recipients import is_builtin, is_function, short_name
 
 START, END, MESSAGE = 200006, 200007, 200008  # <|start|>, <|end|>, <|message|>
 STOPS = frozenset({200002, 200007, 200012})  # <|return|>, <|end|>, <|call|>
-DEVIATIONS: tuple[str, ...] = ("recipient_without_prefix", "tool_call_on_analysis",
-                               "stop_before_message", "stray_text", "parse_error")
+DEVIATION_DOCS: dict[str, str] = {  # what each counter counts (the results schema documents these)
+    "recipient_without_prefix": "a tool recipient without the functions. prefix",
+    "tool_call_on_analysis": "a tool call on the analysis channel",
+    "stop_before_message": "a stop token before <|message|>",
+    "stray_text": "tokens outside any message, skipped",
+    "parse_error": "a parser error recovered from at the next <|start|>",
+}
+DEVIATIONS: tuple[str, ...] = tuple(DEVIATION_DOCS)
 _RECYCLE = 32  # messages one StreamableParser holds before a fresh one takes over
 # what openai-harmony raises on bad input: its own error, a role it cannot map, an id that is no u32
 _PARSER_ERRORS = (HarmonyError, ValueError, OverflowError)

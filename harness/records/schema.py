@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.harmony.parse import DEVIATION_DOCS
+
 
 @dataclass(frozen=True)
 class Column:
@@ -19,14 +21,6 @@ class Column:
 
 
 C = Column
-DEVIATION_DOCS = {
-    "recipient_without_prefix": "a tool recipient without the functions. prefix",
-    "tool_call_on_analysis": "a tool call on the analysis channel",
-    "stop_before_message": "a stop token before <|message|>",
-    "stray_text": "tokens outside any message, skipped",
-    "parse_error": "a parser error recovered from at the next <|start|>",
-}
-DEVIATIONS = tuple(DEVIATION_DOCS)
 COLUMNS: tuple[Column, ...] = (
     C("run_id", "str", "sweep (or run) folder name"),
     C("point", "int", "index of the sweep point (Hydra job number)"),

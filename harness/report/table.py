@@ -7,17 +7,15 @@ import pandas as pd
 
 
 def _size(n: str) -> str:
-    try:
-        b = float(n)
-    except ValueError:
+    b = _num(n)
+    if b is None:
         return ""
     return f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.2f} MiB"
 
 
 def _params(n: str) -> str:
-    try:
-        p = float(n)
-    except ValueError:
+    p = _num(n)
+    if p is None:
         return ""
     return f"{p / 1e9:.2f} B" if p >= 1e9 else f"{p / 1e6:.2f} M"
 

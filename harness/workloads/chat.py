@@ -19,7 +19,10 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from harness.backends.base import GenerateBackend
+from harness.harmony import DEVIATIONS, STOP_TOKENS, HarmonyOptions, StreamParser, render_prompt, user
+from harness.harmony.tracker import ChannelTracker
 from harness.metrics import latency
+from harness.models.vocab import harmony_encoding
 
 RAW_STOP = (199999, 200002, 200012)  # <|endoftext|>, <|return|>, <|call|>
 CHANNELS = ("analysis", "commentary", "final")
@@ -50,9 +53,9 @@ class ChatWorkload:
         self.cfg, self.w, self.backend = cfg, cfg.workload, backend
         self.harmony = cfg.mode == "harmony"
         if self.harmony:
-            from harness.harmony import HarmonyOptions, render_prompt, user
             self.options = HarmonyOptions(**OmegaConf.to_container(cfg.harmony, resolve=True))
-            render_prompt([user("warm-up")], self.options)  # untimed: openai-harmony's first render
+            if backend is not None:  # untimed: openai-harmony's first render sets itself up (~79 ms)
+                render_prompt([user("warm-up")], self.options)
 
     def cases(self) -> list[Prompt]:
         return load_prompts(self.w.prompts, self.w.max_prompts)
@@ -60,7 +63,6 @@ class ChatWorkload:
     def _render(self, prompt: Prompt) -> tuple[list[int] | str, int]:
         t0 = time.perf_counter_ns()
         if self.harmony:
-            from harness.harmony import render_prompt, user
             tokens = render_prompt([user(prompt.text)], self.options)
         elif getattr(self.backend, "takes_text", False):
             tokens = prompt.text  # an OpenAI-compatible endpoint: the text as given
@@ -72,9 +74,6 @@ class ChatWorkload:
         tokens, render_ns = self._render(prompt)
         tracker, parse_ns, channels = None, 0, []
         if self.harmony:
-            from harness.harmony import STOP_TOKENS
-            from harness.harmony.tracker import ChannelTracker
-            from harness.models.vocab import harmony_encoding
             tracker, stop = ChannelTracker(harmony_encoding()), STOP_TOKENS
         else:
             stop = RAW_STOP
@@ -94,7 +93,6 @@ class ChatWorkload:
         t_end = time.perf_counter_ns()
         deviations: collections.Counter = collections.Counter()
         if tracker is not None:  # messages and deviations: StreamParser, token by token, right after
-            from harness.harmony import StreamParser
             p0 = time.perf_counter_ns()
             parser = StreamParser()
             for token in ids:
@@ -127,7 +125,6 @@ class ChatWorkload:
         for ch in CHANNELS:
             row[f"tokens_{ch}"] = sum(r["channels"][ch] for r in reqs) / n
         total = sum((r["deviations"] for r in reqs), collections.Counter())
-        from harness.records.schema import DEVIATIONS
         row.update({f"dev_{k}": total.get(k, 0) for k in DEVIATIONS})
         row["_samples"] = {"requests": [{k: v for k, v in r.items() if k not in ("channels", "deviations")}
                                         | {"channels": dict(r["channels"]), "deviations": dict(r["deviations"])}

@@ -1,7 +1,6 @@
 """The synthetic gpt-oss GGUF as llama.cpp sees it: loads, tokenizes like openai-harmony, quantizes."""
 from __future__ import annotations
 
-import ctypes
 import hashlib
 
 import gguf
