@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -18,18 +19,24 @@ def _durable(f) -> None:
     os.fsync(f.fileno())
 
 
-def append_row(folder: Path, row: Mapping[str, Any]) -> None:
-    unknown = set(row) - set(NAMES)
+def append_rows(folder: Path, rows: list[Mapping[str, Any]]) -> None:
+    """Append a point's rows in one write, then fsync: a kill leaves the point whole or absent."""
+    unknown = set().union(*(row.keys() for row in rows)) - set(NAMES)
     if unknown:
         raise KeyError(f"columns not in the schema: {sorted(unknown)}")
     path = folder / RESULTS
-    new = not path.exists()
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=NAMES)
+    if not path.exists():
+        w.writeheader()
+    w.writerows({k: row.get(k, "") for k in NAMES} for row in rows)
     with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=NAMES)
-        if new:
-            w.writeheader()
-        w.writerow({k: row.get(k, "") for k in NAMES})
+        f.write(buf.getvalue())
         _durable(f)
+
+
+def append_row(folder: Path, row: Mapping[str, Any]) -> None:
+    append_rows(folder, [row])
 
 
 def append_samples(folder: Path, record: Mapping[str, Any]) -> None:

@@ -80,11 +80,11 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
         finally:
             if backend is not None:
                 backend.stop()
-    for r in results:
-        samples = r.pop("_samples", None)
-        writer.append_row(out, {**base, **r, "peak_rss_mb": rss.mb})
-        if samples is not None:
-            writer.append_samples(out, {"run_id": run_id, "point": point, "test": r["test"], **samples})
+    samples = [(r["test"], r.pop("_samples", None)) for r in results]
+    writer.append_rows(out, [{**base, **r, "peak_rss_mb": rss.mb} for r in results])
+    for test, s in samples:
+        if s is not None:
+            writer.append_samples(out, {"run_id": run_id, "point": point, "test": test, **s})
     failed = sum(r["status"] == "failed" for r in results)
     progress.point_done(label, ", ".join(_summary(r) for r in results), failed > 0)
     return failed
