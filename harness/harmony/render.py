@@ -21,6 +21,7 @@ from openai_harmony import (
     Role,
     SystemContent,
     ToolDescription,
+    ToolNamespaceConfig,
 )
 
 from harness.harmony.history import prune_analysis
@@ -48,6 +49,7 @@ class HarmonyOptions:
     function_tools: list[dict[str, Any]] = field(default_factory=list)  # {name, description, parameters}
     browser: bool = False  # built-in browser tool in the system message
     python: bool = False  # built-in python tool in the system message
+    builtin_descriptions: dict[str, str] = field(default_factory=dict)  # tool -> own namespace description
 
 
 def _effort(name: str) -> ReasoningEffort:
@@ -74,10 +76,13 @@ def system_message(opts: HarmonyOptions) -> Message:
         content = content.with_model_identity(opts.model_identity)
     if opts.conversation_date:
         content = content.with_conversation_start_date(opts.conversation_date)
-    if opts.browser:
-        content = content.with_browser_tool()
-    if opts.python:
-        content = content.with_python_tool()
+    for name, on, default in (("browser", opts.browser, ToolNamespaceConfig.browser),
+                              ("python", opts.python, ToolNamespaceConfig.python)):
+        if on:
+            ns = default()
+            if opts.builtin_descriptions.get(name):  # e.g. python's sandbox says whether network is cut
+                ns = ToolNamespaceConfig(name=ns.name, description=opts.builtin_descriptions[name], tools=ns.tools)
+            content = content.with_tools(ns)
     return Message.from_role_and_content(Role.SYSTEM, content)
 
 
