@@ -185,6 +185,8 @@ def _arguments(func: Function, content: str) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise ToolError(f"arguments of {func.recipient} must be a JSON object, got {type(args).__name__}",
                         "invalid_json")
+    required = set(func.parameters.get("required", ()))
+    args = {k: v for k, v in args.items() if v is not None or k in required}  # null: "not given"
     try:
         jsonschema.validate(args, func.parameters)
     except jsonschema.ValidationError as exc:
