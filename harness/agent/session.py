@@ -107,6 +107,9 @@ class Session:
         self.options.python = toolset.builtin("python") is not None
         self.options.builtin_descriptions = {t.name: t.description for t in toolset.tools
                                              if t.builtin and getattr(t, "description", "")}
+        notes = [self.options.developer_instructions,  # then what a tool asks for (apply_patch's format)
+                 *(getattr(t, "instructions", None) for t in toolset.tools)]
+        self.options.developer_instructions = "\n\n".join(n for n in notes if n) or None
         self.max_turns, self.max_tokens = max_turns, max_tokens
         self.temperature, self.seed = temperature, seed
         self.messages: list[Message] = []
