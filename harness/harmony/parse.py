@@ -15,6 +15,8 @@ Where the model strays from the format, nothing is raised: each case is counted 
 - stop_before_message: <|end|>, <|return|> or <|call|> inside a header; openai-harmony (strict
   off) then yields a message with the channel and the rest of the header as content; kept;
 - stray_text: tokens where a message should start (not <|start|>), skipped; one count per run;
+- no_message: tokens came but not one message did (a header that never reached <|message|>,
+  as a random model writes), counted once per completion;
 - parse_error: malformed structure recovered from at the next <|start|>: an error raised by the
   openai-harmony parser, e.g. an unknown role or a token id that is no u32 (the message is lost,
   tokens up to the next <|start|> are skipped), or
@@ -47,6 +49,7 @@ DEVIATION_DOCS: dict[str, str] = {  # what each counter counts (the results sche
     "stop_before_message": "a stop token before <|message|>",
     "stray_text": "tokens outside any message, skipped",
     "parse_error": "a parser error recovered from at the next <|start|>",
+    "no_message": "a completion with tokens but not one whole message (e.g. a header that never ends)",
 }
 DEVIATIONS: tuple[str, ...] = tuple(DEVIATION_DOCS)
 _RECYCLE = 32  # messages one StreamableParser holds before a fresh one takes over
@@ -148,9 +151,11 @@ class StreamParser:
         self._channel: str | None = None
         self._recipient: str | None = None
         self._stray_run = False
+        self._fed = 0
 
     def feed(self, token: int) -> TokenEvent:
         """Parse one token; returns what is known after it."""
+        self._fed += 1
         state = self._state
         if state is _State.CONTENT and token != START:
             return self._feed_content(token)
@@ -293,6 +298,8 @@ class StreamParser:
         self._parser, self._state = None, _State.EXPECT_START
         self._channel = self._recipient = None
         self._stray_run = False
+        if self._fed and not self.messages:
+            self.deviations["no_message"] += 1
         return list(self.messages)
 
 

@@ -181,4 +181,12 @@ def test_parsed_message_back_to_harmony_message(enc, completion_of):
 
 def test_deviation_names_are_the_documented_ones():
     assert DEVIATIONS == ("recipient_without_prefix", "tool_call_on_analysis", "stop_before_message",
-                          "stray_text", "parse_error")
+                          "stray_text", "parse_error", "no_message")
+
+
+def test_a_completion_with_no_whole_message_is_counted(enc, encode):
+    """A random model's header that never reaches <|message|>: no message, one no_message."""
+    msgs, deviations = parse_completion(encode("<|channel|>analysis to=x y z w v u"), enc)
+    assert msgs == [] and deviations == {"no_message": 1}
+    msgs, deviations = parse_completion(encode("<|channel|>final<|message|>cut short"), enc)
+    assert [m.content for m in msgs] == ["cut short"] and deviations == {}

@@ -1,0 +1,153 @@
+"""workload=agent: the task suite through the Harmony tool loop, verified, as result rows.
+
+Each case is one trial of one task: a fresh workspace (the task's fixture and files), fresh tools,
+a Session on the point's backend, the task's prompt; the outcome goes through the task's
+verifiers. Rows: one per task x trial (level=trial), then `aggregate()` adds one per task
+(level=task: success rate, pass@k and pass^k over the trials) and one for the suite (level=suite).
+A harness or infrastructure error (the backend failed, a verifier crashed) is counted in
+`infra_errors` and the trial is left out of success and pass@k: it is not the model's failure.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from harness.agent.session import Session, SessionResult
+from harness.agent.toolbox import make_toolset
+from harness.harmony import DEVIATIONS, HarmonyOptions
+from harness.metrics import agent as am
+from harness.tasks.suite import Task, load_suite
+
+LEVELS = ("trial", "task", "suite")
+
+
+def load_tasks(w: Any) -> list[Task]:
+    """The tasks a workload config names: its suite folder (or the shipped one), filtered by ids."""
+    tasks = load_suite(Path(w.suite).expanduser()) if w.suite else load_suite()
+    return [t for t in tasks if t.id in set(w.tasks)] if w.tasks else tasks
+
+
+@dataclass(frozen=True)
+class AgentCase:
+    task: Task
+    trial: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.task.id}#{self.trial}"
+
+    def columns(self) -> dict[str, Any]:
+        return {"test": self.name, "level": "trial", "task_id": self.task.id, "trial": self.trial, "n_depth": 0}
+
+
+def _mean(xs: list[float]) -> float:
+    xs = [x for x in xs if x == x]
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+class AgentWorkload:
+    def __init__(self, cfg: Any, backend: Any) -> None:
+        self.cfg, self.w, self.backend = cfg, cfg.workload, backend
+        self.tasks = load_tasks(self.w)
+
+    def cases(self) -> list[AgentCase]:
+        return [AgentCase(t, i) for t in self.tasks for i in range(self.w.trials)]
+
+    def _options(self, task: Task) -> HarmonyOptions:
+        opts = HarmonyOptions(**OmegaConf.to_container(self.cfg.harmony, resolve=True))
+        notes = [n for n in (opts.developer_instructions, task.developer) if n]
+        opts.developer_instructions = "\n\n".join(notes) or None  # the session adds the tools' own
+        return opts
+
+    def _episode(self, task: Task, trial: int, ws: Path) -> tuple[SessionResult, Any, list[Any], float]:
+        w = self.w
+        corpus = Path(w.corpus).expanduser() if w.corpus else None
+        toolset = make_toolset(task.tools, ws, corpus=corpus, python_timeout_s=w.python_timeout_s)
+        session = Session(self.backend, toolset, self._options(task),
+                          max_turns=w.max_turns or task.max_turns, max_tokens=w.max_tokens,
+                          temperature=w.temperature, seed=w.seed + trial)
+        t0 = time.perf_counter_ns()
+        result = session.run(task.prompt)
+        e2e_ms = (time.perf_counter_ns() - t0) * 1e-6
+        outcome = session.outcome(result, ws)
+        verdicts = [v.check(outcome, task) for v in task.verifiers]  # inside the workspace's lifetime
+        return result, outcome, verdicts, e2e_ms
+
+    def run(self, case: AgentCase) -> dict[str, Any]:
+        task = case.task
+        with tempfile.TemporaryDirectory(prefix=f"harness-agent-{task.id}-") as tmp:
+            ws = task.prepare_workspace(Path(tmp) / "workspace")
+            try:
+                result, outcome, verdicts, e2e_ms = self._episode(task, case.trial, ws)
+            except Exception as exc:  # a tool or verifier that crashed: the harness's error, not the model's
+                return {"status": "ok", "success": 0, "infra_errors": 1, "stop_reason": "error",
+                        "verdict": f"harness error: {type(exc).__name__}: {exc}"[:300]}
+        infra = result.stop == "error"
+        failed = [v.reason for v in verdicts if not v.passed]
+        calls = [c.error for c in outcome.calls]
+        counts = am.count_calls(calls)
+        turns = result.turns
+        dev = result.deviations
+        row = {"status": "ok", "success": int(not infra and not failed), "infra_errors": int(infra),
+               "verdict": (result.error if infra else "; ".join(failed) or "pass")[:300],
+               "stop_reason": result.stop, "turns": len(turns), "tool_calls": counts.total,
+               "invalid_calls": counts.total - round(counts.valid_rate * counts.total) if counts.total else 0,
+               "valid_call_rate": counts.valid_rate,
+               "call_errors": json.dumps({k: v for k, v in counts.by_kind.items() if v}, sort_keys=True),
+               "prompt_tokens": sum(t.prompt_tokens for t in turns),
+               "n_gen": sum(t.completion_tokens for t in turns),
+               "model_ms": sum(t.model_ms for t in turns), "tool_ms": sum(t.tool_ms for t in turns),
+               "ttft_ms": _mean([t.ttft_ms for t in turns]), "e2e_ms": e2e_ms,
+               **{f"dev_{k}": dev.get(k, 0) for k in DEVIATIONS}}
+        row["_samples"] = {"task_id": task.id, "trial": case.trial, "final": outcome.final,
+                           "verdicts": [{"passed": v.passed, "reason": v.reason} for v in verdicts],
+                           "turns": [{"prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens,
+                                      "ttft_ms": t.ttft_ms, "model_ms": t.model_ms, "tool_ms": t.tool_ms,
+                                      "stop": t.stop, "deviations": dict(t.deviations),
+                                      "calls": [{"recipient": c.message.recipient, "error": c.result.error,
+                                                 "tool_ms": c.tool_ms} for c in t.calls]} for t in turns]}
+        return row
+
+    def aggregate(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per-task rows (success, pass@k, pass^k over the trials) and one suite row."""
+        by_task: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+        for r in rows:
+            if r.get("level") == "trial":
+                by_task[r["task_id"]].append(r)
+        out = [self._summary(task_id, "task", trials, [trials]) for task_id, trials in by_task.items()]
+        if out:
+            out.append(self._summary("suite", "suite", [r for ts in by_task.values() for r in ts],
+                                     list(by_task.values())))
+        return out
+
+    def _summary(self, test: str, level: str, trials: list[dict[str, Any]],
+                 groups: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        k = self.w.trials
+        ok = [r for r in trials if r.get("status") == "ok"]
+        judged = [[r for r in g if r.get("status") == "ok" and not r.get("infra_errors")] for g in groups]
+        counts = [(len(g), sum(r["success"] for r in g)) for g in judged if g]
+        full = [(n, c) for n, c in counts if n >= k]
+        n_calls = sum(r.get("tool_calls", 0) for r in ok)
+        invalid = sum(r.get("invalid_calls", 0) for r in ok)
+        row: dict[str, Any] = {
+            "test": test, "level": level, "task_id": test if level == "task" else "", "trial": "",
+            "status": "ok" if ok else "failed", "trials": k,
+            "success": _mean([c / n for n, c in counts]) if counts else math.nan,
+            "pass_at_1": am.mean_pass_at_k(counts, 1) if counts else math.nan,
+            "pass_at_k": am.mean_pass_at_k(full, k) if full else math.nan,
+            "pass_hat_k": am.mean_pass_hat_k(full, k) if full else math.nan,
+            "infra_errors": sum(r.get("infra_errors", 0) for r in trials),
+            "tool_calls": n_calls, "invalid_calls": invalid,
+            "valid_call_rate": (n_calls - invalid) / n_calls if n_calls else math.nan,
+            **{f"dev_{d}": sum(r.get(f"dev_{d}", 0) for r in ok) for d in DEVIATIONS}}
+        for col in ("turns", "prompt_tokens", "n_gen", "model_ms", "tool_ms", "ttft_ms", "e2e_ms"):
+            row[col] = _mean([float(r[col]) for r in ok if col in r])
+        return row
