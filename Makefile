@@ -2,6 +2,8 @@
 #   make bench                 default sweep on the embedded synthetic model
 #   make test                  the test suite
 #   make vs-llama-bench        in-process pp512/tg128 against llama.cpp's own llama-bench
+#   make gate                  small bench + regression gate against results/baselines/<machine class>/
+#   make bench-micro           micro-benchmarks of the harness's hot paths, compared with the last run
 #   ACCEL=cpu|metal|cuda|vulkan picks the llama.cpp build (default: metal on Apple Silicon, else cpu)
 
 PYTHON ?= python3
@@ -32,7 +34,7 @@ LLAMA_CPP_PY_VERSION := 0.3.36
 LLAMA_BENCH_DIR := $(HARNESS_CACHE)/llama-bench-$(LLAMA_CPP_PY_VERSION)-$(ACCEL)
 LLAMA_BENCH := $(LLAMA_BENCH_DIR)/build/bin/llama-bench
 
-.PHONY: install bench test models vs-llama-bench clean-venv
+.PHONY: install bench test models vs-llama-bench bench-micro gate gate-baseline clean-venv
 
 install: $(STAMP)
 
@@ -55,6 +57,33 @@ bench: install
 
 test: install
 	$(PY) -m pytest -q
+
+# pytest-benchmark of the harness's own hot paths (SSE parsing, Harmony render and parse, row
+# writing). Each run is saved under .benchmarks/<machine>/; from the second run on it is compared
+# with the last saved one and fails when a mean got more than 25% slower.
+MICRO_BENCH := tests/backends/test_bench_sse.py tests/harmony/test_bench_harmony.py tests/records/test_bench_writer.py
+bench-micro: install
+	machine=$$($(PY) -c "from pytest_benchmark.utils import get_machine_id; print(get_machine_id())"); \
+	if ls .benchmarks/$$machine/*.json >/dev/null 2>&1; then compare="--benchmark-compare --benchmark-compare-fail=mean:25%"; fi; \
+	$(PY) -m pytest -q $(MICRO_BENCH) --benchmark-enable --benchmark-autosave $$compare
+
+# The regression gate: a small bench (configs/sweep/gate.yaml) against the committed baseline of this
+# machine class (results/baselines/<class>/, `python -m harness.gate.machine` names the class).
+# Threshold and alpha come from A/A runs measured here (docs/BENCHMARKS.md, "Regression gate").
+GATE_RUN  ?= results/gate-current
+GATE_ARGS ?= --threshold 0.15 --alpha 0.01
+gate: install
+	rm -rf $(GATE_RUN)
+	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)
+	@base=results/baselines/$$($(PY) -m harness.gate.machine); \
+	if [ -f $$base/results.csv ]; then $(VENV)/bin/harness gate --baseline $$base --current $(GATE_RUN) $(GATE_ARGS); \
+	else echo "gate: no baseline for this machine class ($$base); \`make gate-baseline\` writes one"; fi
+
+# Bench the gate's sweep and keep what the gate reads (rows, samples, environment) as the baseline.
+gate-baseline: install
+	rm -rf $(GATE_RUN)
+	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)
+	$(PY) -m harness.gate.baseline $(GATE_RUN)
 
 # llama-bench from the very llama.cpp tree llama-cpp-python vendors, same CMAKE_ARGS, Release; the
 # comparison runs it on llama-cpp-python's own libllama/libggml so only the drivers differ.

@@ -14,8 +14,12 @@ USAGE = """usage: harness <command> [args]
 commands:
   bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar)
   models prepare [overrides...] build the models a config names (if missing), print each GGUF path
-  report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs
+  report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs; the job
+                                shards at any depth below RUN_DIR (several hosts' sweeps) merge first
   gate --baseline B --current C fail (exit 1) on a significant regression; 0 pass, 2 usage error
+  compare RUN_DIR RUN_DIR...    side-by-side tables and figures, ratios to the first run [--out DIR]
+  import-llama-bench FILE       llama-bench's json/jsonl/csv/md output as a run folder [--out RUN_DIR]
+  infer [options] PROMPT        run a prompt on gpt-oss (raw or Harmony, with the local tools)
 """
 
 
@@ -29,7 +33,8 @@ def bench(argv: list[str]) -> int:
     from harness.config.validate import ConfigError
     from harness.sweep import app, progress
 
-    multirun = any(a in ("-m", "--multirun") for a in argv)
+    # resume=RUN_DIR always continues a sweep (a multirun) in that folder
+    multirun = any(a in ("-m", "--multirun") or a.startswith("resume=") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
     try:
         points = plan(overrides, multirun)
@@ -37,7 +42,14 @@ def bench(argv: list[str]) -> int:
         return _fail(str(exc))
     if any(p.get("sweep") for p in points) and not multirun:
         return _fail("a sweep preset was given without -m; run `harness bench -m +sweep=NAME`")
-    progress.start(len(points))
+    todo = len(points)
+    if multirun:
+        from harness.sweep import resume
+        try:
+            argv, todo = resume.prepare(argv, points)
+        except ConfigError as exc:
+            return _fail(str(exc))
+    progress.start(todo)
     return app.launch(argv)
 
 
@@ -68,9 +80,12 @@ def models(argv: list[str]) -> int:
 def report(argv: list[str]) -> int:
     if not argv:
         return _fail("usage: harness report RUN_DIR [RUN_DIR ...]")
+    from harness.records import merge
     from harness.report.report import write_report
     for arg in argv:
         run = Path(arg)
+        if merge.shards(run):  # job shards below it, e.g. several hosts' sweep folders copied in
+            merge.merge(run)
         if not (run / "results.csv").is_file():
             return _fail(f"no results.csv in {run}; give a run folder that `harness bench` wrote")
         print(write_report(run))
@@ -86,11 +101,18 @@ def gate(argv: list[str]) -> int:
     ap.add_argument("--threshold", type=float, default=0.05, help="relative change that counts (0.05 = 5%%)")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level of the Mann-Whitney U test")
     ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
-    try:
-        a = ap.parse_args(argv)
-    except SystemExit as exc:
-        return 2 if exc.code else 0
+    ap.add_argument("--any-machine", action="store_true",
+                    help="gate even when the runs come from different machine classes")
+    a = _parse(ap, argv)
+    if isinstance(a, int):
+        return a
     from harness.gate.checks import compare, load, summary
+    from harness.gate.machine import machine_class, run_env
+    envs = [run_env(Path(p)) for p in (a.baseline, a.current)]
+    if not a.any_machine and all(envs) and machine_class(envs[0]) != machine_class(envs[1]):
+        print(f"gate: skipped: the baseline is from a {machine_class(envs[0])} machine, the current run from a "
+              f"{machine_class(envs[1])} one; their speeds do not compare (--any-machine gates anyway)")
+        return 0
     if a.metric not in ("avg_ts", "avg_ns") or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
         return _fail(f"--metric {a.metric} --threshold {a.threshold} --alpha {a.alpha}: metric must be avg_ts or "
                      "avg_ns, threshold and alpha between 0 and 1")
@@ -103,13 +125,76 @@ def gate(argv: list[str]) -> int:
     return 1 if any(c.verdict == "regression" for c in checks) else 0
 
 
+def infer(argv: list[str]) -> int:
+    from harness.agent.infer import main as infer_main
+    return infer_main(argv)
+
+
+def _parse(ap, argv: list[str]):
+    """argparse's namespace, or the exit code it wanted (a usage error: 2, said in one line)."""
+    def one_line(msg: str):
+        raise SystemExit(_fail(f"{msg}; see `{ap.prog} --help`"))
+    ap.error = one_line
+    try:
+        return ap.parse_args(argv)
+    except SystemExit as exc:
+        return 2 if exc.code else 0
+
+
+def compare(argv: list[str]) -> int:
+    import argparse
+    import time
+    ap = argparse.ArgumentParser(prog="harness compare", description="Runs side by side on their shared points.")
+    ap.add_argument("runs", nargs="*", help="run folders (or sweep folders of job shards), the first is the reference")
+    ap.add_argument("--out", help="folder for compare.md and figures/ (default ./compare-<time>)")
+    ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
+    ap.add_argument("--mem-bw", action="append", default=[], metavar="[RUN_DIR=]GBS",
+                    help="memory bandwidth for the roofline (a GPU's), for every run or one")
+    a = _parse(ap, argv)
+    if isinstance(a, int):
+        return a
+    from harness.report.compare import CompareError, write
+    out = Path(a.out or f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        print(write([Path(r) for r in a.runs], out, tuple(a.ignore), a.mem_bw))
+    except (CompareError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    print(f"wrote {out / 'compare.md'}", file=sys.stderr)
+    return 0
+
+
+def import_llama_bench(argv: list[str]) -> int:
+    import argparse
+    import time
+    ap = argparse.ArgumentParser(prog="harness import-llama-bench",
+                                 description="llama-bench output (-o json, jsonl, csv or md) as a run folder.")
+    ap.add_argument("file")
+    ap.add_argument("--out", help="run folder to write (default results/llama-bench-<file>-<time>)")
+    ap.add_argument("--model-name", help="model_name for the rows (default: from the file name or model type)")
+    a = _parse(ap, argv)
+    if isinstance(a, int):
+        return a
+    from harness.report.import_llama_bench import LlamaBenchFormatError, import_file
+    from harness.report.table import markdown_file
+    src = Path(a.file)
+    out = Path(a.out or f"results/llama-bench-{src.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        run = import_file(src, out, a.model_name)
+    except LlamaBenchFormatError as exc:
+        return _fail(f"{src}: {exc}")
+    print(markdown_file(run / "results.csv"))
+    print(f"wrote {run}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
     cmd, rest = argv[0], argv[1:]
-    handlers = {"bench": bench, "models": models, "report": report, "gate": gate}
+    handlers = {"bench": bench, "models": models, "report": report, "gate": gate, "compare": compare,
+                "import-llama-bench": import_llama_bench, "infer": infer}
     if cmd not in handlers:
         return _fail(f"unknown command {cmd!r}; choose one of: {', '.join(handlers)}")
     return handlers[cmd](rest)

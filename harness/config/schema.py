@@ -17,9 +17,10 @@ FLASH_ATTN = ("auto", "on", "off")
 KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 MODES = ("raw", "harmony")
 EFFORTS = ("low", "medium", "high")
-BACKENDS = ("inprocess", "http", "http_external")
+BACKENDS = ("inprocess", "http", "http_external", "replay", "replay_http")
+REPLAY_BACKENDS = ("replay", "replay_http")  # recorded completions: no model file
 ENDPOINTS = ("completion", "v1_completions", "v1_chat", "v1_responses")
-WORKLOADS = ("pp_tg", "chat", "load")
+WORKLOADS = ("pp_tg", "chat", "load", "agent")
 
 
 @dataclass
@@ -91,6 +92,12 @@ class WorkloadConfig:
     concurrency: int = 1                # load: concurrent streaming clients
     num_requests: int = 16              # load: requests in all, at most
     duration_s: float = 60.0            # load: seconds, at most
+    suite: Optional[str] = None         # agent: a folder of task YAML; default: the shipped suite
+    tasks: list[str] = field(default_factory=list)  # agent: task ids to run (empty: all)
+    trials: int = 1                     # agent: trials per task (pass@k for k up to trials)
+    max_turns: int = 0                  # agent: 0 = each task's own max_turns
+    corpus: Optional[str] = None        # agent: the browser's offline corpus; default: the shipped one
+    python_timeout_s: float = 30.0      # agent: the python tool's wall-clock limit
 
 
 @dataclass
@@ -114,6 +121,7 @@ class BenchConfig:
     run_name: str = "bench"
     sweep: Any = None                   # set by a sweep/ preset: a name and a description
     fail_on_error: bool = True
+    resume: Optional[str] = None        # a sweep folder: run only the points it does not hold finished
 
 
 def register() -> None:

@@ -38,8 +38,21 @@ def model_file(model) -> Path:
     return path
 
 
+def resume_folder(value) -> Path:
+    """resume=RUN_DIR: an existing sweep folder (one `harness bench -m` wrote, or an empty one)."""
+    path = Path(str(value)).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"resume={value}: no such folder; give the sweep folder of the run to resume "
+                          "(results/<run>)")
+    if (path / "results.csv").is_file() and not (path / "jobs").is_dir():
+        raise ConfigError(f"resume={value} is a single run (no jobs/ folder), not a sweep: run it again instead")
+    return path
+
+
 def validate(cfg: DictConfig) -> None:
     m, b, w = cfg.model, cfg.backend, cfg.workload
+    if cfg.get("resume") is not None:
+        resume_folder(cfg.resume)
     _one_of("mode", cfg.mode, schema.MODES)
     _one_of("harmony.reasoning_effort", cfg.harmony.reasoning_effort, schema.EFFORTS)
     _one_of("model.kind", m.kind, ("synthetic", "file"))
@@ -50,7 +63,7 @@ def validate(cfg: DictConfig) -> None:
         if m.arch.n_expert_used > m.arch.n_expert or m.arch.n_expert_used < 1:
             raise ConfigError(f"model.arch.n_expert_used={m.arch.n_expert_used} is out of range; "
                               f"it must be between 1 and model.arch.n_expert={m.arch.n_expert}")
-    else:
+    elif cfg.backend.type not in schema.REPLAY_BACKENDS:  # replay needs no model file
         model_file(m)
     _one_of("backend.type", b.type, schema.BACKENDS)
     _at_least("backend.n_ctx", b.n_ctx, 1)
@@ -75,6 +88,12 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"backend.url={b.url!r} is not an http(s) URL; set backend.url or GPT_OSS_URL")
     _one_of("workload.name", w.name, schema.WORKLOADS)
     _at_least("workload.repetitions", w.repetitions, 1)
+    if w.name == "agent":
+        _agent(cfg)
+        return
+    if b.type in schema.REPLAY_BACKENDS:
+        raise ConfigError(f"backend.type={b.type} replays the agent suite's recorded completions; "
+                          "use it with workload=agent")
     if w.name == "load":
         if b.type == "inprocess":
             raise ConfigError("workload=load with backend.type=inprocess is not supported; "
@@ -98,3 +117,27 @@ def validate(cfg: DictConfig) -> None:
     if need > b.n_ctx:
         raise ConfigError(f"backend.n_ctx={b.n_ctx} is too small for n_depth+n_prompt+n_gen={need}; "
                           f"it must be >= {need}")
+
+
+def _agent(cfg: DictConfig) -> None:
+    """workload=agent: Harmony, a readable suite (every task id known), trials and turns in range."""
+    w = cfg.workload
+    if cfg.mode != "harmony":
+        raise ConfigError(f"workload=agent with mode={cfg.mode} is not supported; the agent's tool calls need "
+                          "Harmony: use mode=harmony")
+    _at_least("workload.trials", w.trials, 1)
+    _at_least("workload.max_turns", w.max_turns, 0)
+    _at_least("workload.max_tokens", w.max_tokens, 1)
+    if w.corpus and not Path(w.corpus).expanduser().is_dir():
+        raise ConfigError(f"workload.corpus={w.corpus} is not a folder; give a folder of .txt/.md/.html files, "
+                          "or leave it unset for the shipped corpus")
+    from harness.tasks.suite import load_suite
+    try:
+        tasks = load_suite(Path(w.suite).expanduser()) if w.suite else load_suite()
+    except (ValueError, OSError) as exc:  # TaskError, SpecError: one line naming file, key, value
+        raise ConfigError(f"workload.suite: {exc}") from None
+    known = {t.id for t in tasks}
+    unknown = [t for t in w.tasks if t not in known]
+    if unknown:
+        raise ConfigError(f"workload.tasks: unknown task id {unknown[0]!r}; allowed: the suite's ids "
+                          f"({', '.join(sorted(known)[:6])}, ... {len(known)} in all)")

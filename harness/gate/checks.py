@@ -3,17 +3,15 @@ larger than the threshold and significant on the per-repetition samples (one-sid
 as asv does). Improvements, new and missing points are reported, never failed."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
-from harness.records.writer import RESULTS, SAMPLES
+from harness.records.merge import load_run, load_samples, sample_key
+from harness.records.schema import CONFIG_KEYS as KEYS
 
-KEYS = ("model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch",
-        "n_threads", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
 SAMPLE_OF = {"avg_ts": "samples_ts", "avg_ns": "samples_ns"}
 
 
@@ -30,18 +28,10 @@ class Check:
 
 def load(path: Path) -> pd.DataFrame:
     """ok rows of a run folder (or a results.csv) with their per-repetition samples attached."""
-    csv = path / RESULTS if path.is_dir() else path
-    if not csv.is_file():
-        raise FileNotFoundError(f"no results.csv at {path}")
-    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = load_run(path)
     df = df[df.status == "ok"].copy()
-    samples: dict[tuple[str, str], dict] = {}
-    jsonl = csv.with_name(SAMPLES)
-    if jsonl.is_file():
-        for line in jsonl.read_text().splitlines():
-            rec = json.loads(line)
-            samples[(str(rec.get("point")), rec.get("test"))] = rec
-    df["_samples"] = [samples.get((p, t), {}) for p, t in zip(df.point, df.test)]
+    samples = load_samples(path)
+    df["_samples"] = [samples.get(sample_key(r), {}) for r in df.to_dict("records")]
     return df
 
 

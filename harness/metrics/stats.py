@@ -46,3 +46,20 @@ def bench_columns(samples_ns: Sequence[int], n_tokens: int) -> dict[str, float]:
     ns, ts = describe(samples_ns), describe(rates(samples_ns, n_tokens))
     return {"avg_ns": ns.mean, "stddev_ns": ns.stddev, "avg_ts": ts.mean, "stddev_ts": ts.stddev,
             "ci95_ts": ts.ci95}
+
+
+def share_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean of values in [0, 1] and its 95% interval: Wilson's for 0/1 outcomes (it stays inside
+    [0, 1] and is sound for a handful of trials), the t-interval clipped to [0, 1] otherwise."""
+    a = np.asarray(values, dtype=float)
+    a = a[~np.isnan(a)]
+    if a.size == 0:
+        return math.nan, math.nan, math.nan
+    p = float(a.mean())
+    if np.isin(a, (0.0, 1.0)).all():
+        z, n = 1.959963984540054, a.size
+        mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return p, max(0.0, mid - half), min(1.0, mid + half)
+    ci = describe(a).ci95
+    return p, max(0.0, p - ci), min(1.0, p + ci)

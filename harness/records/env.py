@@ -4,11 +4,12 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import socket
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import psutil
 
@@ -48,12 +49,32 @@ def compute_backends(system_info: str) -> list[str]:
     return [seg.split(" : ")[0].strip() for seg in system_info.split("|") if " : " in seg]
 
 
-def accelerator(system_info: str) -> str:
-    seen = " ".join(compute_backends(system_info)).lower()
+def accel_of(backends: Iterable[str]) -> str:
+    """cuda, metal, vulkan or cpu from llama.cpp backend names ('CUDA', 'MTL', 'Metal,BLAS', 'CPU')."""
+    seen = " ".join(backends).lower()
     for name in ACCELS:
         if name in seen or (name == "metal" and "mtl" in seen):
             return name
     return "cpu"
+
+
+def accelerator(system_info: str) -> str:
+    return accel_of(compute_backends(system_info))
+
+
+def device(accel: str) -> tuple[str, int | None]:
+    """(name, memory in MiB) of the device llama.cpp computes on; memory None when unknown.
+    CPU and Apple Silicon (unified memory): the CPU model and the RAM total."""
+    ram = round(psutil.virtual_memory().total / 2**20)
+    if accel == "cuda":
+        out = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"])
+        name, _, mem = out.splitlines()[0].rpartition(",") if out else ("", "", "")
+        return name.strip(), int(mem) if mem.strip().isdigit() else None
+    if accel == "vulkan":
+        out = _run(["vulkaninfo", "--summary"])
+        names = [ln.split("=", 1)[1].strip() for ln in out.splitlines() if ln.strip().startswith("deviceName")]
+        return (names[0] if names else ""), None
+    return cpu_model(), ram
 
 
 def git_commit() -> str:
@@ -78,7 +99,11 @@ def environment() -> dict[str, Any]:
     from harness.backends.inprocess import system_info
     info = system_info()
     vm = psutil.virtual_memory()
+    accel = accelerator(info)
+    dev_name, dev_mem = device(accel)
     return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),  # the process that ran the shard (joblib runs jobs in several)
         "os": f"{platform.system()} {platform.release()}",
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -87,7 +112,9 @@ def environment() -> dict[str, Any]:
         "cpu_cores_logical": psutil.cpu_count(),
         "mem_total_mb": round(vm.total / 2**20),
         "gpu_info": gpu_model(),
-        "accel": accelerator(info),
+        "accel": accel,
+        "device": dev_name,
+        "device_mem_mb": dev_mem if dev_mem is not None else "",
         "accel_requested": os.environ.get("HARNESS_ACCEL", ""),
         "backends": ",".join(compute_backends(info)),
         "system_info": info,
@@ -100,8 +127,8 @@ def environment() -> dict[str, Any]:
     }
 
 
-ROW_KEYS = ("os", "cpu_info", "gpu_info", "accel", "backends", "system_info", "llama_cpp_python",
-            "build_commit", "harness_version", "harness_commit")
+ROW_KEYS = ("host", "os", "cpu_info", "gpu_info", "device", "device_mem_mb", "accel", "backends", "system_info",
+            "llama_cpp_python", "build_commit", "harness_version", "harness_commit")
 
 
 def row_columns() -> dict[str, Any]:

@@ -21,6 +21,13 @@ class Column:
 
 
 C = Column
+
+
+def A(name: str, type_: str, doc: str) -> Column:
+    """A column only agent rows fill."""
+    return Column(name, type_, f"agent: {doc}", only="agent")
+
+
 COLUMNS: tuple[Column, ...] = (
     C("run_id", "str", "sweep (or run) folder name"),
     C("point", "int", "index of the sweep point (Hydra job number)"),
@@ -33,6 +40,7 @@ COLUMNS: tuple[Column, ...] = (
     C("model_name", "str", "preset name, e.g. synthetic-small"),
     C("quant", "str", "quantization of the model file, e.g. Q4_K_M"),
     C("model_filename", "str", "GGUF file name", True),
+    C("model_path", "str", "GGUF path as loaded where the run ran (report and compare read the roofline from it)"),
     C("model_type", "str", "llama.cpp's model description", True),
     C("model_size", "int", "model size in bytes", True),
     C("model_n_params", "int", "parameter count", True),
@@ -57,26 +65,50 @@ COLUMNS: tuple[Column, ...] = (
     C("stddev_ts", "float", "sample standard deviation of the per-repetition tokens/s", True),
     C("ci95_ts", "float", "half width of the 95% t-interval of avg_ts"),
     C("reasoning_effort", "str", "Harmony reasoning effort (mode=harmony)", only="harmony"),
-    C("prompt_tokens", "int", "chat: prompt tokens as sent (Harmony system/developer overhead shows here)", only="chat"),
+    C("prompt_tokens", "int", "chat: prompt tokens as sent (Harmony system/developer overhead shows here)", only="chat, agent"),
     C("render_ms", "float", "chat: time to render (harmony) or tokenize (raw) the prompt, ms", only="chat"),
     C("parse_ms", "float", "chat: time spent in the streaming Harmony parser per request, ms", only="chat"),
     C("overhead_pct", "float", "chat: (render_ms + parse_ms) / e2e_ms, percent", only="chat"),
-    C("ttft_ms", "float", "chat: time to the first generated token, ms (mean over repetitions)", only="chat"),
+    C("ttft_ms", "float", "chat: time to the first generated token, ms (mean over repetitions)", only="chat, agent"),
     C("ttft_final_ms", "float", "chat: time to the first final-channel token, ms (empty if none)", only="chat"),
-    C("e2e_ms", "float", "chat: request start to last token, ms", only="chat"),
+    C("e2e_ms", "float", "chat: request start to last token, ms", only="chat, agent"),
     C("itl_ms", "float", "chat: mean inter-token latency, ms", only="chat"),
     C("itl_p50_ms", "float", "chat: median inter-token latency, ms", only="chat"),
     C("itl_p90_ms", "float", "chat: 90th percentile inter-token latency, ms", only="chat"),
     C("itl_p99_ms", "float", "chat: 99th percentile inter-token latency, ms", only="chat"),
-    C("stop_reason", "str", "chat: stop (a stop token) or length (max_tokens), the most common", only="chat"),
+    C("stop_reason", "str", "chat: stop (a stop token) or length (max_tokens), the most common", only="chat, agent"),
     C("tokens_analysis", "float", "chat: generated tokens on the analysis channel (mean)", only="chat"),
     C("tokens_commentary", "float", "chat: generated tokens on the commentary channel (mean)", only="chat"),
     C("tokens_final", "float", "chat: generated tokens on the final channel (mean)", only="chat"),
-    *(C(f"dev_{k}", "int", f"chat: Harmony parse deviations: {d}", only="chat")
+    *(C(f"dev_{k}", "int", f"chat, agent: Harmony parse deviations: {d}", only="chat, agent")
       for k, d in DEVIATION_DOCS.items()),
+    A("level", "str", "trial (one task x trial), task (over its trials) or suite (over the tasks)"),
+    A("task_id", "str", "the task's id (test is task_id#trial for a trial row)"),
+    A("trial", "int", "trial number (trial rows)"),
+    A("trials", "int", "trials per task (the k of pass@k and pass^k)"),
+    A("success", "float", "1/0 for a trial; the mean success rate for a task or the suite"),
+    A("pass_at_1", "float", "pass@1, unbiased from n trials and c successes (mean over tasks)"),
+    A("pass_at_k", "float", "pass@k for k = trials: at least one of k trials succeeds"),
+    A("pass_hat_k", "float", "pass^k for k = trials: all k trials succeed (tau-bench)"),
+    A("infra_errors", "int", "trials lost to a harness or backend error (left out of success)"),
+    A("verdict", "str", "pass, or why the verifiers failed the trial"),
+    A("turns", "float", "completions in the episode (mean for task/suite rows)"),
+    A("tool_calls", "int", "tool calls made"),
+    A("invalid_calls", "int", "calls to an unknown tool, with invalid JSON or schema-violating arguments"),
+    A("valid_call_rate", "float", "(tool_calls - invalid_calls) / tool_calls"),
+    A("call_errors", "str", "JSON of call errors by kind (unknown_tool, invalid_json, invalid_args, "
+      "tool_error, timeout)"),
+    A("model_ms", "float", "time in the model (all turns' completions), ms"),
+    A("tool_ms", "float", "time in the tools, ms"),
     C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
     C("model_reused", "bool", "the model stayed loaded from the previous point"),
     C("peak_rss_mb", "float", "peak resident memory of the process during the point, MiB"),
+    C("bytes_per_token", "int", "tg: weight + KV bytes read per generated token (active experts only; from the GGUF)",
+      only="tg, at report"),
+    C("mem_bw_gbs", "float", "tg: memory bandwidth of the device, GB/s (CPU copy benchmark, known device or given)",
+      only="tg, at report"),
+    C("roofline_pct", "float", "tg: avg_ts as a percentage of the bandwidth bound mem_bw_gbs / bytes_per_token",
+      only="tg, at report"),
     C("concurrency", "int", "load: concurrent streaming clients", only="load"),
     C("completed_requests", "int", "load: requests that finished", only="load"),
     C("failed_requests", "int", "load: requests that failed (counted, not fatal)", only="load"),
@@ -97,9 +129,12 @@ COLUMNS: tuple[Column, ...] = (
     C("server_model_path", "str", "http: the model file the server reports", only="http"),
     C("server_build_info", "str", "http: the server's build string", only="http"),
     C("server_log_tail", "str", "http: the last lines of the server log when a point failed", only="http"),
+    C("host", "str", "host name of the machine that ran the point (shards of many hosts merge)"),
     C("os", "str", "operating system and release"),
     C("cpu_info", "str", "CPU model", True),
     C("gpu_info", "str", "GPU model(s), empty when none", True),
+    C("device", "str", "the device llama.cpp computes on: the GPU, or the CPU for accel=cpu"),
+    C("device_mem_mb", "int", "memory of that device, MiB (CPU and Apple unified memory: RAM total)"),
     C("accel", "str", "accelerator backend of the llama.cpp build: cpu, metal, cuda, vulkan"),
     C("backends", "str", "llama.cpp compute backends seen in its system info", True),
     C("system_info", "str", "llama.cpp's system-info string (CPU features, GPU backends)"),
@@ -109,6 +144,10 @@ COLUMNS: tuple[Column, ...] = (
     C("harness_commit", "str", "git commit of the harness (+dirty)"),
 )
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+# The configuration of a point: rows of two runs are the same point when these agree (gate, compare).
+CONFIG_KEYS: tuple[str, ...] = (
+    "model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch", "n_threads",
+    "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
 
 
 def markdown() -> str:

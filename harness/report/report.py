@@ -1,37 +1,69 @@
-"""`harness report RUN_DIR...`: report.md with the figures, the summary table and the environment."""
+"""`harness report RUN_DIR...`: report.md with the environment, then per workload its summary table
+(± stddev or a 95% interval) with its figures right below it; figures/ holds them as PNG and SVG.
+
+A workload without a section of its own (a new one) still gets its rows in the llama-bench-like
+table; chat, load and agent rows get latency and success tables; rows that failed are listed.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Callable, Iterator
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from harness.records.merge import environments
 from harness.records.writer import RESULTS
-from harness.report.plots import figures
+from harness.report import plots, plots_agent, plots_latency, requests, roofline_table, summary
 from harness.report.table import markdown
+
+ENV_KEYS = ("host", "os", "cpu_info", "gpu_info", "device", "accel", "backends", "llama_cpp_python", "harness_commit")
+Figures = Callable[[pd.DataFrame, pd.DataFrame], Iterator[tuple[str, plt.Figure]]]
+# workload -> (heading, summary table, figures); both get the rows and the per-request frame.
+SECTIONS: dict[str, tuple[str, Callable[[pd.DataFrame, pd.DataFrame], str], Figures]] = {
+    "pp_tg": ("Throughput: pp and tg (llama-bench tests, mean ± stddev over repetitions)", summary.throughput,
+              plots.throughput),
+    "chat": ("Chat: raw vs Harmony, in-process vs HTTP (mean ± stddev over requests)", summary.chat, plots_latency.chat),
+    "load": ("Load: concurrent streaming clients", summary.load, plots_latency.load),
+    "agent": ("Agent: task success (95% interval)", summary.agent, plots_agent.success),
+}
+
+
+def _environment(run_dir: Path) -> list[str]:
+    envs = environments(run_dir)
+    if not envs:
+        return []
+    if len(envs) == 1:
+        return ["## Environment", "", *(f"- {k}: {envs[0].get(k, '')}" for k in ENV_KEYS), ""]
+    head = ["| " + " | ".join(ENV_KEYS) + " |", "|" + "---|" * len(ENV_KEYS)]
+    body = ["| " + " | ".join(str(e.get(k, "")).replace("|", "/") for k in ENV_KEYS) + " |" for e in envs]
+    return ["## Environment", "", f"{len(envs)} machines or builds ran these shards:", "", *head, *body, ""]
+
+
+def _save(out: Path, name: str, fig: plt.Figure) -> str:
+    for ext in ("png", "svg"):
+        fig.savefig(out / f"{name}.{ext}", dpi=110)
+    plt.close(fig)
+    return f"![{name}](figures/{name}.png)\n"
 
 
 def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and run_dir/figures/*.png|svg from run_dir/results.csv."""
     df = pd.read_csv(run_dir / RESULTS, dtype=str, keep_default_na=False)
+    reqs = requests.load(run_dir, df)
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
-    lines = [f"# Benchmark report: {run_dir.name}", ""]
-    env_path = run_dir / "env.json"
-    if env_path.exists():
-        env = json.loads(env_path.read_text())
-        lines += ["## Environment", "", *(f"- {k}: {env.get(k, '')}" for k in
-                  ("os", "cpu_info", "gpu_info", "accel", "backends", "llama_cpp_python", "harness_commit")), ""]
-    lines += ["## Results", "", markdown(df), ""]
-    shown = []
-    for name, fig in figures(df):
-        for ext in ("png", "svg"):
-            fig.savefig(out / f"{name}.{ext}", dpi=110)
-        plt.close(fig)
-        shown.append(name)
-    if shown:
-        lines += ["## Figures", "", *(f"![{n}](figures/{n}.png)\n" for n in shown)]
+    lines = [f"# Benchmark report: {run_dir.name}", "", *_environment(run_dir), "## Results", ""]
+    for workload in dict.fromkeys(df.workload):
+        rows = df[df.workload == workload]
+        heading, table, figures = SECTIONS.get(workload, (f"Workload {workload}", summary.throughput, None))
+        lines += [f"### {heading}", "", table(rows, reqs) or markdown(rows), ""]
+        if figures is not None:
+            lines += [_save(out, name, fig) for name, fig in figures(rows, reqs)]
+    lines += roofline_table.section(df)
+    bad = summary.problems(df)
+    if bad:
+        lines += ["### Rows that did not finish ok", "", bad, ""]
     report = run_dir / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return report

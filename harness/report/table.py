@@ -36,8 +36,30 @@ def _ts(row) -> str:
     return f"{avg:.2f} ± {sd:.2f}" if sd is not None else f"{avg:.2f}"
 
 
+def _pct(text: str) -> str:
+    v = _num(text)
+    return "" if v is None or v != v else f"{100 * v:.0f}%"
+
+
+AGENT = {"success": _pct, "pass_at_1": _pct, "pass_at_k": _pct, "pass_hat_k": _pct, "valid_call_rate": _pct,
+         "turns": lambda t: f"{_num(t):.1f}" if _num(t) is not None else "",
+         "e2e_ms": lambda t: f"{_num(t) / 1000:.1f} s" if _num(t) is not None else ""}
+AGENT_HEADER = ["success", "pass@1", "pass@k", "pass^k", "valid calls", "turns", "e2e"]
+
+
 def markdown(df: pd.DataFrame) -> str:
-    """Columns that vary across the rows are shown; constant ones go to a one-line header."""
+    """Columns that vary across the rows are shown; constant ones go to a one-line header.
+
+    Agent rows are summarised per task and for the suite (success, pass@k, valid calls) in a
+    table of their own; their trial rows stay in results.csv."""
+    if "workload" in df.columns and (df.workload == "agent").any():
+        agent = df[(df.workload == "agent") & (df.get("level", "") != "trial")]
+        rest = df[df.workload != "agent"]
+        return "\n\n".join(t for t in (_markdown(rest) if len(rest) else "", _markdown(agent, agent=True)) if t)
+    return _markdown(df)
+
+
+def _markdown(df: pd.DataFrame, agent: bool = False) -> str:
     cols = ["model_name", "quant", "model_size", "model_n_params", "backend", "mode", "n_threads",
             "n_ctx", "n_batch", "n_ubatch", "load_mode", "flash_attn", "type_k", "type_v", "n_gpu_layers"]
     cols = [c for c in cols if c in df.columns]
@@ -45,7 +67,7 @@ def markdown(df: pd.DataFrame) -> str:
     fixed = [c for c in cols if c not in varying and c not in ("model_size", "model_n_params")]
     shown = ["model_name", "quant", "model_size", "model_n_params"] + [
         c for c in varying if c not in ("model_name", "quant", "model_size", "model_n_params")]
-    header = shown + ["test", "t/s"]
+    header = shown + ["test"] + (AGENT_HEADER if agent else ["t/s"])
     lines = []
     if len(df) and fixed:
         lines.append(" · ".join(f"{c}={df[c].iloc[0]}" for c in fixed) + "\n")
@@ -53,7 +75,8 @@ def markdown(df: pd.DataFrame) -> str:
     for _, r in df.iterrows():
         cells = [_size(r[c]) if c == "model_size" else _params(r[c]) if c == "model_n_params" else str(r[c])
                  for c in shown]
-        lines.append("| " + " | ".join(cells + [str(r["test"]), _ts(r)]) + " |")
+        values = [f(str(r.get(c, ""))) for c, f in AGENT.items()] if agent else [_ts(r)]
+        lines.append("| " + " | ".join(cells + [str(r["test"])] + values) + " |")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -12,6 +13,7 @@ from harness.records import merge
 from harness.records.writer import RESULTS
 from harness.report.report import write_report
 from harness.report.table import markdown_file
+from harness.sweep import progress
 
 
 def _finish(run_dir: Path) -> None:
@@ -29,7 +31,12 @@ def _finish(run_dir: Path) -> None:
 class MergeResults(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        if merge.merge(sweep_dir) is not None:
+        out = merge.merge(sweep_dir)
+        if out is not None:
+            # points of other processes (joblib, submitit) count too: the exit status comes from the merge
+            rows = pd.read_csv(out, dtype=str, keep_default_na=False)
+            failed = rows[rows.status == "failed"]
+            progress.STATE["failed"] = max(progress.STATE["failed"], failed.groupby(["run_id", "point"]).ngroups)
             _finish(sweep_dir)
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:

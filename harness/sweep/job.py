@@ -10,11 +10,13 @@ from omegaconf import DictConfig
 
 from harness import backends, workloads
 from harness.backends.base import Unsupported
+from harness.config.schema import REPLAY_BACKENDS
 from harness.config.validate import validate
 from harness.models import cache
 from harness.records import env as envrec
 from harness.records import writer
-from harness.sweep import progress
+from harness.records.merge import POINT
+from harness.sweep import progress, resume
 from harness.sweep.rss import PeakRss
 
 
@@ -36,6 +38,9 @@ def _now() -> str:
 
 
 def _summary(r: dict[str, Any]) -> str:
+    if r.get("level") == "suite":
+        return (f"agent suite success {r['success']:.2f}, pass@1 {r['pass_at_1']:.2f}, "
+                f"valid calls {r['valid_call_rate']:.2f}")
     if r["status"] != "ok":
         return f"{r['test']} {r['status'].upper()}: {r.get('error', '')}"
     spread = f"±{r['stddev_ts']:.2f}" if isinstance(r.get("stddev_ts"), float) else ""
@@ -47,14 +52,16 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
     validate(cfg)
     out.mkdir(parents=True, exist_ok=True)
     writer.write_json(out / "env.json", envrec.environment())
+    writer.write_json(out / POINT, resume.point_record(cfg))  # what the point is, for resume and merge
     base = {"run_id": run_id, "point": point, **_config_columns(cfg), **envrec.row_columns()}
     cases = workloads.plan(cfg)
     results: list[dict[str, Any]] = []
     backend = None
     with PeakRss() as rss:
         try:
-            path = cache.prepare(cfg.model)
-            base["model_filename"] = path.name
+            path = None if cfg.backend.type in REPLAY_BACKENDS else cache.prepare(cfg.model)
+            base["model_filename"] = path.name if path is not None else ""
+            base["model_path"] = str(path or "")
             backend = backends.create(cfg, path)
             try:
                 backend.start()
@@ -70,6 +77,8 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
                 except Exception as exc:  # a failed case becomes a row, the sweep goes on
                     row.update(status="failed", error=_one_line(exc))
                 results.append(row)
+            if hasattr(workload, "aggregate"):  # rows over the cases (agent: per task and per suite)
+                results += workload.aggregate(results)
         except Exception as exc:
             if not isinstance(exc, (RuntimeError, OSError, ValueError)):
                 traceback.print_exc()
@@ -84,7 +93,8 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
     writer.append_rows(out, [{**base, **r, "peak_rss_mb": rss.mb} for r in results])
     for test, s in samples:
         if s is not None:
-            writer.append_samples(out, {"run_id": run_id, "point": point, "test": test, **s})
+            writer.append_samples(out, {"run_id": run_id, "host": base["host"], "point": point, "test": test, **s})
     failed = sum(r["status"] == "failed" for r in results)
-    progress.point_done(label, ", ".join(_summary(r) for r in results), failed > 0)
+    shown = [r for r in results if r.get("level") in (None, "suite") or r["status"] != "ok"]
+    progress.point_done(label, ", ".join(_summary(r) for r in shown), failed > 0)
     return failed

@@ -1,6 +1,7 @@
 """One line per finished point with an ETA (plain text, fine on a terminal and in a CI log)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -18,11 +19,21 @@ def _clock(s: float) -> str:
 
 def point_done(label: str, summary: str, failed: bool) -> None:
     if not STATE["t0"]:
-        start(1)
+        start(0)  # a launcher's job process (joblib, submitit): the sweep's total is the parent's
     STATE["done"] += 1
     STATE["failed"] += int(failed)
-    done, total = STATE["done"], max(STATE["total"], STATE["done"])
+    done, total = STATE["done"], STATE["total"]
     elapsed = time.monotonic() - STATE["t0"]
+    if not total:
+        print(f"[{done} in process {os.getpid()}] {label} | {summary} | elapsed {_clock(elapsed)}",
+              file=sys.stderr, flush=True)
+        return
+    total = max(total, done)
     eta = elapsed / done * (total - done)
     print(f"[{done}/{total}] {label} | {summary} | elapsed {_clock(elapsed)} ETA {_clock(eta)}",
           file=sys.stderr, flush=True)
+
+
+def skipped(label: str, shard) -> None:
+    """A point a resumed sweep already has: one line, not counted in the progress."""
+    print(f"[resume] {label} | already finished in {shard}", file=sys.stderr, flush=True)

@@ -15,6 +15,9 @@ def create(cfg, backend) -> Workload:
     if cfg.workload.name == "load":
         from harness.workloads.load import LoadWorkload
         return LoadWorkload(cfg, backend)
+    if cfg.workload.name == "agent":
+        from harness.workloads.agent import AgentWorkload
+        return AgentWorkload(cfg, backend)
     raise ValueError(f"workload.name={cfg.workload.name!r} has no implementation")
 
 

@@ -1,7 +1,11 @@
 """report.md and figures from a real sweep: only the plots the data supports."""
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
+import pandas as pd
+
 from cli_runner import harness
+from harness.report import plots_latency, requests
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
         "backend.n_ctx=256", "backend.n_ubatch=8"]
@@ -27,3 +31,55 @@ def test_report_command_and_its_one_line_refusal(tmp_path):
     assert again.returncode == 0 and (tmp_path / "run" / "report.md").exists()
     bad = harness("report", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "results.csv" in bad.stderr
+
+
+CHAT = ["model=synthetic-tiny", "workload=chat", "workload.max_prompts=2", "workload.max_tokens=8",
+        "workload.repetitions=2", "backend.n_ctx=1024"]
+
+
+def _frames(run):
+    rows = pd.read_csv(run / "results.csv", dtype=str, keep_default_na=False)
+    return rows, requests.load(run, rows)
+
+
+def test_chat_sweep_reports_raw_vs_harmony_by_backend_with_latency_cdfs(tmp_path):
+    r = harness("bench", "-m", *CHAT, "mode=raw,harmony", "backend=inprocess,http", f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = (tmp_path / "report.md").read_text()
+    chat = report[report.index("### Chat"):]
+    for name in ("raw_vs_harmony", "latency_cdf_chat"):
+        assert f"![{name}](figures/{name}.png)" in chat and (tmp_path / "figures" / f"{name}.png").stat().st_size > 5000
+    # one summary line per backend x mode, TTFT and latency as mean ± stddev over the 4 requests
+    lines = [ln for ln in chat.splitlines() if ln.startswith(("| inprocess |", "| http |"))]
+    assert sorted(ln.split(" | ")[1] for ln in lines) == ["harmony", "harmony", "raw", "raw"]
+    assert all(ln.split(" | ")[3] == "4" and ln.count(" ± ") == 3 for ln in lines)
+    assert "## Environment" in report and report.index("## Environment") < report.index("### Chat")
+
+    rows, reqs = _frames(tmp_path)
+    assert len(reqs) == 16 and reqs.ttft_ms.gt(0).all() and (reqs.e2e_ms >= reqs.ttft_ms).all()
+    [(name, fig)] = list(plots_latency.latency_cdf(reqs, "chat"))
+    ttft_ax = fig.axes[0]
+    assert ttft_ax.get_xlabel() == "time to first token (ms)" and "fraction" in ttft_ax.get_ylabel()
+    lines = [ln for ln in ttft_ax.get_lines() if ln.get_label().endswith("(n=4)")]
+    assert len(lines) == 4  # one CDF per backend x mode
+    for line in lines:
+        y = line.get_ydata()
+        assert y[0] == 0 and y[-1] == 1 and (pd.Series(y).diff().dropna() >= 0).all()
+    by_label = {ln.get_label(): sorted(ln.get_xdata()[1:]) for ln in lines}
+    ours = reqs[(reqs.backend == "http") & (reqs["mode"] == "harmony")].ttft_ms.sort_values().tolist()
+    assert by_label["http · harmony (n=4)"] == ours  # the curve is the requests' own TTFTs
+    plt.close(fig)
+
+
+def test_load_sweep_reports_throughput_and_latency_against_concurrency(tmp_path):
+    r = harness("bench", "-m", "model=synthetic-tiny", "backend=http", "workload=load", "workload.concurrency=1,2",
+                "workload.num_requests=6", "workload.max_tokens=6", "backend.n_ctx=1024", f"hydra.sweep.dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = (tmp_path / "report.md").read_text()
+    load = report[report.index("### Load"):]
+    for name in ("load_vs_concurrency", "latency_cdf_load"):
+        assert f"figures/{name}.png" in load and (tmp_path / "figures" / f"{name}.png").stat().st_size > 5000
+    table = [ln.split(" | ") for ln in load.splitlines() if ln.startswith("| 1 |") or ln.startswith("| 2 |")]
+    assert [(t[0], t[1]) for t in table] == [("| 1", "6"), ("| 2", "6")]  # clients, requests done
+    _, reqs = _frames(tmp_path)
+    assert sorted(reqs.groupby("concurrency").size().items()) == [("1", 6), ("2", 6)]

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from cli_runner import ROOT, harness
+from cli_runner import harness, harness_killed_after
 from harness.records.schema import COLUMNS, NAMES
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
@@ -57,19 +52,8 @@ def test_a_failing_point_does_not_stop_the_sweep_and_the_exit_is_nonzero(tmp_pat
 
 
 def test_an_interrupted_sweep_keeps_its_finished_points(tmp_path):
-    args = ["bench", "-m", *FAST, "workload.n_gen=48", "workload.repetitions=3",
-            "backend.n_batch=8,16,24,32,40,48", f"hydra.sweep.dir={tmp_path}"]
-    exe = Path(sys.executable).with_name("harness")
-    proc = subprocess.Popen([str(exe), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=os.environ.copy())
-    try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "jobs" / "1" / "results.csv").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "sweep ended before two points"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    harness_killed_after(tmp_path / "jobs" / "1" / "results.csv", "bench", "-m", *FAST, "workload.n_gen=48",
+                         "workload.repetitions=3", "backend.n_batch=8,16,24,32,40,48", f"hydra.sweep.dir={tmp_path}")
     finished = sorted(tmp_path.glob("jobs/*/results.csv"))
     assert 2 <= len(finished) < 6
     for csv in finished:
