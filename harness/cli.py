@@ -97,7 +97,8 @@ def gate(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="harness gate", description="Fail on a real regression between two runs.")
     ap.add_argument("--baseline", required=True, help="run folder or results.csv")
     ap.add_argument("--current", required=True, help="run folder or results.csv")
-    ap.add_argument("--metric", default="avg_ts", help="avg_ts (higher is better) or avg_ns")
+    ap.add_argument("--metric", default="avg_ts",
+                    help="avg_ts (mean t/s), best_ts (fastest repetition's t/s) or avg_ns (lower is better)")
     ap.add_argument("--threshold", type=float, default=0.05, help="relative change that counts (0.05 = 5%%)")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level of the Mann-Whitney U test")
     ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
@@ -113,9 +114,10 @@ def gate(argv: list[str]) -> int:
         print(f"gate: skipped: the baseline is from a {machine_class(envs[0])} machine, the current run from a "
               f"{machine_class(envs[1])} one; their speeds do not compare (--any-machine gates anyway)")
         return 0
-    if a.metric not in ("avg_ts", "avg_ns") or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
-        return _fail(f"--metric {a.metric} --threshold {a.threshold} --alpha {a.alpha}: metric must be avg_ts or "
-                     "avg_ns, threshold and alpha between 0 and 1")
+    from harness.gate.checks import METRICS
+    if a.metric not in METRICS or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
+        return _fail(f"--metric {a.metric} --threshold {a.threshold} --alpha {a.alpha}: metric must be one of "
+                     f"{', '.join(METRICS)}, threshold and alpha between 0 and 1")
     try:
         base, cur = load(Path(a.baseline)), load(Path(a.current))
     except FileNotFoundError as exc:

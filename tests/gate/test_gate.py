@@ -54,3 +54,14 @@ def test_cli_passes_a_run_against_itself_and_fails_a_real_slowdown(tmp_path):
     assert unmatched.returncode == 0 and "new" in unmatched.stdout and "missing" in unmatched.stdout
     bad = harness("gate", "--baseline", f"{tmp_path}/nope", "--current", f"{tmp_path}/base")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_best_ts_judges_the_fastest_repetition():
+    # one slow repetition drags the mean 12% down; the best repetition did not move: no regression
+    interfered = [100.0, 101.0, 99.0, 100.5, 40.0]
+    assert verdicts({"tg": BASE}, {"tg": interfered}, metric="best_ts", threshold=0.1)["tg"] == "unchanged"
+    assert verdicts({"tg": BASE}, {"tg": interfered}, metric="avg_ts", threshold=0.1, alpha=0.5)["tg"] != "improvement"
+    # every repetition 20% slower: the best is too, and it is significant
+    slower = [x * 0.8 for x in BASE]
+    checks = compare(run({"tg": BASE}), run({"tg": slower}), metric="best_ts", threshold=0.15, alpha=0.01)
+    assert checks[0].verdict == "regression" and abs(checks[0].change + 0.2) < 1e-9 and checks[0].baseline == 101.0

@@ -1,0 +1,63 @@
+"""Baselines per machine class, the A/A false-alarm count, and the committed baseline's shape."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from cli_runner import ROOT, harness
+from harness.gate.aa import false_alarms
+from harness.gate.baseline import keep
+from harness.gate.machine import machine_class, run_env
+
+COMMON = ["model=synthetic-tiny", "workload.n_prompt=64", "workload.n_gen=0", "workload.repetitions=5",
+          "backend.n_ctx=256", "backend.n_batch=64", "backend.n_ubatch=64"]
+
+
+def test_machine_class_names_accel_device_and_cores():
+    env = {"accel": "cuda", "gpu_info": "NVIDIA GeForce RTX 4090", "cpu_info": "AMD", "cpu_cores_logical": 32}
+    assert machine_class(env) == "cuda-nvidia-geforce-rtx-4090-32c"
+    assert machine_class({"accel": "cpu", "cpu_info": "AMD EPYC", "cpu_cores_logical": 2}) == "cpu-amd-epyc-2c"
+
+
+def test_baseline_keeps_what_the_gate_reads_without_local_paths(tmp_path):
+    r = harness("bench", *COMMON, f"hydra.run.dir={tmp_path}/run")
+    assert r.returncode == 0, r.stderr[-1500:]
+    dest = keep(tmp_path / "run", tmp_path / "baselines")
+    assert dest.name == machine_class(run_env(tmp_path / "run"))
+    assert sorted(p.name for p in dest.iterdir()) == ["env.json", "results.csv", "samples.jsonl"]
+    text = (dest / "results.csv").read_text() + (dest / "env.json").read_text()
+    assert str(Path.home()) not in text and "/tmp/" not in text
+    # the kept baseline gates like the run it came from: no false alarm against itself
+    assert false_alarms([tmp_path / "run", dest], "avg_ts", 0.05, 0.05)[0] == 0
+    same = harness("gate", "--baseline", str(dest), "--current", f"{tmp_path}/run")
+    assert same.returncode == 0 and "gate: pass" in same.stdout
+
+
+def test_runs_of_different_machine_classes_are_not_gated(tmp_path):
+    r = harness("bench", *COMMON, f"hydra.run.dir={tmp_path}/a")
+    assert r.returncode == 0, r.stderr[-1500:]
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    env = json.loads((tmp_path / "b" / "env.json").read_text())
+    env["cpu_cores_logical"] = 64
+    (tmp_path / "b" / "env.json").write_text(json.dumps(env))
+    df = pd.read_csv(tmp_path / "b" / "results.csv", dtype=str, keep_default_na=False)
+    df["avg_ts"] = (df.avg_ts.astype(float) / 10).astype(str)  # ten times slower: would fail if gated
+    df.to_csv(tmp_path / "b" / "results.csv", index=False)
+    skipped = harness("gate", "--baseline", f"{tmp_path}/a", "--current", f"{tmp_path}/b")
+    assert skipped.returncode == 0 and "skipped" in skipped.stdout and "-64c" in skipped.stdout
+
+
+def test_the_committed_baseline_matches_the_gate_sweep():
+    """results/baselines/<class>/ holds the points `make gate` benches, with samples to test on."""
+    bases = [p for p in (ROOT / "results" / "baselines").iterdir() if p.is_dir()]
+    assert bases, "no committed baseline"
+    for base in bases:
+        df = pd.read_csv(base / "results.csv", dtype=str, keep_default_na=False)
+        assert set(df.quant) == {"Q8_0", "MXFP4_MOE"} and set(df.test) == {"pp512", "tg128"}
+        assert (df.status == "ok").all() and (df.repetitions == "10").all() and not df.model_path.str.len().any()
+        samples = [json.loads(ln) for ln in (base / "samples.jsonl").read_text().splitlines()]
+        assert len(samples) == len(df) and all(len(s["samples_ts"]) == 10 for s in samples)
+        assert machine_class(json.loads((base / "env.json").read_text())) == base.name
