@@ -29,3 +29,12 @@ def test_accel_picks_cmake_args_and_its_own_pip_cache(accel, flag):
 def test_unknown_accel_is_refused():
     r = dry_run("ACCEL=tpu")
     assert r.returncode != 0 and "ACCEL=tpu is not one of: cpu metal cuda vulkan" in r.stderr
+
+
+def test_ci_runs_the_tests_then_the_gate_on_the_committed_baseline():
+    commands = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
+    assert commands == ["make test", "make gate"]
+    r = subprocess.run(["make", "-n", "gate", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "bench -m +sweep=gate" in r.stdout and "--metric best_ts --threshold 0.15 --alpha 0.01" in r.stdout
+    assert "results/baselines/" in r.stdout
