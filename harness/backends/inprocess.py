@@ -100,7 +100,7 @@ class InProcessBackend:
             raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
                                f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
                                f"flash_attn={c.flash_attn}): {llama_log().reason() or 'no reason logged'}")
-        self.pool = threadpool.attach(self.ctx, self.n_threads)
+        self.pool = threadpool.attach(self.ctx, self.n_threads, c.poll)
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)

@@ -63,6 +63,7 @@ class BackendConfig:
     n_gpu_layers: int = 99
     flash_attn: str = "auto"
     n_threads: int = 0                  # 0: the number of physical cores
+    poll: int = 50                      # inprocess: ggml threadpool polling level 0-100 (llama-bench --poll)
     type_k: str = "f16"
     type_v: str = "f16"
     # http (a managed llama-server per point) and http_external (a server you run)

@@ -73,6 +73,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"backend.n_ubatch={b.n_ubatch} is larger than backend.n_batch={b.n_batch}; "
                           "n_ubatch must be <= n_batch")
     _at_least("backend.n_threads", b.n_threads, 0)
+    if not 0 <= b.poll <= 100:
+        raise ConfigError(f"backend.poll={b.poll} is out of range; it must be between 0 and 100 (llama-bench --poll)")
     _at_least("backend.n_gpu_layers", b.n_gpu_layers, -1)
     if b.load_mode is not None:
         _one_of("backend.load_mode", b.load_mode, schema.LOAD_MODES)

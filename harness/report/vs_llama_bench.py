@@ -37,8 +37,9 @@ def wheel_libs_env() -> dict[str, str]:
 
 
 def llama_bench(binary: str, model: Path, t: Case, threads: int, b: int, ub: int, reps: int,
-                env: dict[str, str] | None = None) -> float:
+                env: dict[str, str] | None = None, poll: int = 50) -> float:
     cmd = [binary, "-m", str(model), "-t", str(threads), "-b", str(b), "-ub", str(ub), "-r", str(reps),
+           "--poll", str(poll),
            "-p", str(t.n_prompt), "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return float(json.loads(out)[0]["avg_ts"])
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--own-libs", action="store_true",
                     help="llama-bench with its own build's libllama/libggml (default: llama-cpp-python's)")
+    ap.add_argument("--poll", type=int, default=50, help="ggml threadpool polling level on both sides (0-100)")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     env = None if a.own_libs else wheel_libs_env()
@@ -73,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---:|---:|---:|---:|"]
     for quant in a.quant:
         cfg = plan([f"model={a.model}", f"model.quant={quant}", f"backend.n_threads={threads}",
-                    "backend.flash_attn=off", f"workload.repetitions={a.repetitions}"], False)[0]
+                    "backend.flash_attn=off", f"workload.repetitions={a.repetitions}", f"backend.poll={a.poll}"], False)[0]
         model = cache.prepare(cfg.model)
         for t in (Case(512, 0, 0), Case(0, 128, 0)):
             ref, ours = [], []
             runs = [lambda: ref.append(llama_bench(a.llama_bench, model, t, threads, cfg.backend.n_batch,
-                                                   cfg.backend.n_ubatch, a.repetitions, env)),
+                                                   cfg.backend.n_ubatch, a.repetitions, env, a.poll)),
                     lambda: ours.append(harness_ts(cfg, model, t))]
             for i in range(a.rounds):  # ABBA order: neither side always runs first
                 for run in runs if i % 2 == 0 else runs[::-1]:
