@@ -54,11 +54,12 @@ class Limits:
     file_mb: int = 64
     open_files: int = 256
     output_bytes: int = 20_000  # of stdout and of stderr each; past it the middle is cut
-    cpu_s: int | None = None  # None: the timeout, rounded up
+    cpu_s: int | None = None  # None: the timeout rounded up, plus 1 s, so the wall clock ends a busy loop
+    # first (a loop's CPU time never passes its wall time); the CPU limit stops multi-threaded burners
 
     @property
     def cpu_seconds(self) -> int:
-        return self.cpu_s if self.cpu_s is not None else max(1, int(-(-self.timeout_s // 1)))
+        return self.cpu_s if self.cpu_s is not None else int(-(-self.timeout_s // 1)) + 1
 
     def rlimits(self, nproc: int | None) -> dict[str, list[int]]:
         mib = 1 << 20
