@@ -12,6 +12,7 @@ a malformed call becomes an error result for the model and is counted.
 from __future__ import annotations
 
 import collections
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -36,7 +37,6 @@ class ToolCall:
     tool_ms: float
 
     def as_call(self, toolset: Toolset) -> Call:
-        import json
         func = toolset.resolve(self.message.recipient or "")
         args: Any = self.message.content
         if func is not None and not func.freeform:
@@ -186,6 +186,7 @@ class Session:
 
     def outcome(self, result: SessionResult, workspace=None) -> Outcome:
         """What verifiers see of this run."""
-        state = {t.name: t.state() for t in self.toolset.tools if t.state() is not None}
+        states = {t.name: t.state() for t in self.toolset.tools}
+        state = {name: st for name, st in states.items() if st is not None}
         return Outcome(final=result.final, calls=[c.as_call(self.toolset) for c in result.calls],
                        workspace=workspace, tool_state=state, stop=result.stop, error=result.error)

@@ -99,7 +99,7 @@ class AgentWorkload:
         row = {"status": "ok", "success": int(not infra and not failed), "infra_errors": int(infra),
                "verdict": (result.error if infra else "; ".join(failed) or "pass")[:300],
                "stop_reason": result.stop, "turns": len(turns), "tool_calls": counts.total,
-               "invalid_calls": counts.total - round(counts.valid_rate * counts.total) if counts.total else 0,
+               "invalid_calls": sum(counts.by_kind.get(k, 0) for k in am.FORMAT_ERRORS),
                "valid_call_rate": counts.valid_rate,
                "call_errors": json.dumps({k: v for k, v in counts.by_kind.items() if v}, sort_keys=True),
                "prompt_tokens": sum(t.prompt_tokens for t in turns),
