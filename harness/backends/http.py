@@ -107,7 +107,7 @@ class HttpBackend:
         c, self._info = self.cfg, {}
         if self.model_path is not None:
             mode = load_mode(c)
-            self._info.update(n_threads=c.n_threads or physical_cores(), load_mode=mode,
+            self._info.update(n_threads=c.n_threads or physical_cores(), cpu_mask=c.cpu_mask, load_mode=mode,
                               use_mmap=mode in ("mmap", "mmap+mlock"))
             try:
                 self.server = ensure_server(c, self.model_path, log_dir())

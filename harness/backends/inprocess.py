@@ -14,7 +14,7 @@ import llama_cpp
 import numpy as np
 
 from harness.backends.base import StreamEvent
-from harness.backends import threadpool
+from harness.backends import affinity, threadpool
 from harness.backends.llama_log import llama_log
 from harness.backends.params import load_mode, physical_cores
 
@@ -77,10 +77,14 @@ class InProcessBackend:
         self.model = None
         self.n_vocab = 0
         self._info: dict[str, Any] = {}
+        self._cpus: frozenset[int] = frozenset()
+        self._pinned = None
 
     def start(self) -> None:
         c = self.cfg
-        self._info = {"n_threads": self.n_threads, "load_mode": load_mode(c),
+        self._cpus = affinity.check(c.cpu_mask)
+        self._pinned = affinity.pin(self._cpus)  # before the load: its threads inherit the mask
+        self._info = {"n_threads": self.n_threads, "cpu_mask": c.cpu_mask, "load_mode": load_mode(c),
                       "use_mmap": load_mode(c) in ("mmap", "mmap+mlock")}
         self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c))
         desc = ctypes.create_string_buffer(256)
@@ -94,13 +98,14 @@ class InProcessBackend:
         p.n_threads = p.n_threads_batch = self.n_threads
         p.flash_attn_type = FLASH_ATTN[c.flash_attn]
         p.type_k, p.type_v = KV_TYPES[c.type_k], KV_TYPES[c.type_v]
+        p.swa_full = c.swa_full  # llama.cpp's default is true; llama-bench and llama-server set false
         p.no_perf = True
         self.ctx = llama_cpp.llama_init_from_model(self.model, p)
         if not self.ctx:
             raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
                                f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
                                f"flash_attn={c.flash_attn}): {llama_log().reason() or 'no reason logged'}")
-        self.pool = threadpool.attach(self.ctx, self.n_threads, c.poll)
+        self.pool = threadpool.attach(self.ctx, self.n_threads, c.poll, self._cpus)
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -173,3 +178,5 @@ class InProcessBackend:
             self.ctx = None
         threadpool.free(self.pool)
         self.pool = None
+        affinity.restore(self._pinned)
+        self._pinned = None

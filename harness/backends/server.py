@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import httpx
 
+from harness.backends import affinity
 from harness.backends.params import load_mode, physical_cores
 
 HOST = "127.0.0.1"
@@ -143,10 +144,14 @@ def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = 
     args += _flash_attn_args(cfg.flash_attn, flags, binary)
     args += [_need(flags, "n_threads", cfg.n_threads, binary, "-t", "--threads"),
              str(cfg.n_threads or physical_cores())]
+    if affinity.parse(cfg.cpu_mask):  # 0x0: the server's default, no pinning
+        args += [_need(flags, "cpu_mask", cfg.cpu_mask, binary, "-C", "--cpu-mask"), cfg.cpu_mask]
     for axis, value, spellings in (("type_k", cfg.type_k, ("-ctk", "--cache-type-k")),
                                    ("type_v", cfg.type_v, ("-ctv", "--cache-type-v"))):
         if value != "f16" or _pick(flags, *spellings):  # f16 is every build's default
             args += [_need(flags, axis, value, binary, *spellings), value]
+    if cfg.swa_full:  # llama-server's default is off
+        args += [_need(flags, "swa_full", True, binary, "--swa-full")]
     args += [_need(flags, "n_parallel", cfg.n_parallel, binary, "-np", "--parallel"), str(cfg.n_parallel)]
     # the GGUF's embedded chat template (jinja), no warm-up run, no web UI: where the build has them
     args += [f for f in (_pick(flags, "--jinja"), _pick(flags, "--no-warmup"),

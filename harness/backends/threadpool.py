@@ -50,8 +50,8 @@ def _libs() -> tuple[ctypes.CDLL, ctypes.CDLL, ctypes.CDLL] | None:
     return base, cpu, llama
 
 
-def attach(ctx, n_threads: int, poll: int = 50) -> int | None:
-    """Attach a new threadpool (llama-bench's defaults: poll 50, normal priority) to `ctx`."""
+def attach(ctx, n_threads: int, poll: int = 50, cpus: frozenset[int] = frozenset()) -> int | None:
+    """Attach a new threadpool (llama-bench's defaults: poll 50, normal priority; its -C mask) to `ctx`."""
     libs = _libs()
     if libs is None:
         return None
@@ -59,6 +59,8 @@ def attach(ctx, n_threads: int, poll: int = 50) -> int | None:
     params = ThreadpoolParams()
     base.ggml_threadpool_params_init(ctypes.byref(params), n_threads)
     params.poll = poll
+    for i in cpus:
+        params.cpumask[i] = True
     pool = cpu.ggml_threadpool_new(ctypes.byref(params))
     if pool:
         llama.llama_attach_threadpool(ctypes.cast(ctx, ctypes.c_void_p), pool, pool)

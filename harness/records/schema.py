@@ -48,6 +48,7 @@ COLUMNS: tuple[Column, ...] = (
     C("n_batch", "int", "logical batch size", True),
     C("n_ubatch", "int", "physical batch size", True),
     C("n_threads", "int", "CPU threads used", True),
+    C("cpu_mask", "str", "CPUs pinned to, hex mask (0x0: not pinned)", True),
     C("type_k", "str", "K cache type", True),
     C("type_v", "str", "V cache type", True),
     C("n_gpu_layers", "int", "layers offloaded to the GPU", True),
@@ -147,7 +148,7 @@ NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 # The configuration of a point: rows of two runs are the same point when these agree (gate, compare).
 CONFIG_KEYS: tuple[str, ...] = (
     "model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch", "n_threads",
-    "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
+    "cpu_mask", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
 
 
 def markdown() -> str:

@@ -1,6 +1,6 @@
 """In-process pp/tg against llama.cpp's own llama-bench on the same GGUF, threads and batches.
 
-Both run in one session, interleaved (ABBA rounds) so machine drift hits both alike. Two ratios:
+Both run in one session, interleaved (the order turns every round) so machine drift hits both alike. Two ratios:
 of the means over rounds, and of the best round of each side (interference on a shared machine
 only ever slows a round down, so the best rounds are the steadiest comparison). `make vs-llama-bench` builds llama-bench from the very llama.cpp tree
 llama-cpp-python vendors and writes the table this prints. By default llama-bench runs on
@@ -12,16 +12,19 @@ llama-cpp-python's own libllama/libggml (see wheel_libs_env), so only the driver
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from harness.backends.inprocess import InProcessBackend, release_model
 from harness.backends.params import physical_cores
 from harness.config.plan import plan
-from harness.metrics.stats import bench_columns, describe
+from harness.metrics.stats import describe, rates
+from harness.report.compare import Cell, ratio
 from harness.models import cache
 from harness.workloads.pp_tg import PpTg, Case
 
@@ -36,16 +39,62 @@ def wheel_libs_env() -> dict[str, str]:
     return {**os.environ, var: os.pathsep.join(filter(None, [str(lib), os.environ.get(var, "")]))}
 
 
-def llama_bench(binary: str, model: Path, t: Case, threads: int, b: int, ub: int, reps: int,
-                env: dict[str, str] | None = None, poll: int = 50) -> float:
-    cmd = [binary, "-m", str(model), "-t", str(threads), "-b", str(b), "-ub", str(ub), "-r", str(reps),
-           "--poll", str(poll),
-           "-p", str(t.n_prompt), "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
-    return float(json.loads(out)[0]["avg_ts"])
+def llama_bench_args(model: Path, t: Case, threads: int, b: int, ub: int, reps: int, poll: int = 50,
+                     load_mode: str = "mmap") -> list[str]:
+    return ["-m", str(model), "-t", str(threads), "-b", str(b), "-ub", str(ub), "-r", str(reps),
+            "--poll", str(poll), "-lm", load_mode, "-p", str(t.n_prompt), "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
 
 
-def harness_ts(cfg, model: Path, t: Case) -> float:
+def samples_ts(json_text: str) -> list[float]:
+    """llama-bench's per-repetition t/s from its json output (one test)."""
+    return [float(x) for x in json.loads(json_text)[0]["samples_ts"]]
+
+
+def llama_bench(binary: str, args: list[str], env: dict[str, str] | None = None) -> list[float]:
+    """llama-bench in its own process."""
+    return samples_ts(subprocess.run([binary, *args], capture_output=True, text=True, check=True, env=env).stdout)
+
+
+class HostedLlamaBench:
+    """llama-bench's own C++ code (its `llama_bench(argc, argv)` in libllama-bench-impl, built next to
+    the binary) called inside this Python process, on the libllama/libggml llama_cpp loaded. Beside
+    the separate-process run it tells the drivers apart from the processes: what differs between
+    this and our driver is the loop alone."""
+
+    def __init__(self, binary: str) -> None:
+        import llama_cpp  # noqa: F401  its libllama/libggml first, so the impl binds to them
+        folder = Path(binary).resolve().parent
+        for lib in ("libllama-common.so.0", "libllama-bench-impl.so"):
+            if not (folder / lib).exists():
+                raise SystemExit(f"vs_llama_bench: {folder / lib} is missing: --in-process needs a shared build "
+                                 "(BUILD_SHARED_LIBS=ON, as `make vs-llama-bench` builds)")
+            handle = ctypes.CDLL(str(folder / lib), mode=ctypes.RTLD_GLOBAL)
+        self.fn = handle._Z11llama_benchiPPc  # int llama_bench(int, char **)
+        self.fn.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+        self.fn.restype = ctypes.c_int
+
+    def __call__(self, args: list[str]) -> list[float]:
+        argv = ["llama-bench", *args]
+        c_argv = (ctypes.c_char_p * len(argv))(*(x.encode() for x in argv))
+        with tempfile.TemporaryFile() as out:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            os.dup2(out.fileno(), 1)  # it prints to the C stdout
+            try:
+                rc = self.fn(len(argv), c_argv)
+                ctypes.CDLL(None).fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            out.seek(0)
+            text = out.read().decode()
+        if rc != 0:
+            raise RuntimeError(f"llama_bench() returned {rc}")
+        return samples_ts(text)
+
+
+def harness_ts(cfg, model: Path, t: Case) -> list[float]:
+    """Our per-repetition t/s for test `t` (a fresh context, as llama-bench makes one per test)."""
     backend_cfg = cfg.backend.copy()
     backend_cfg.n_ctx = t.n_depth + t.n_prompt + t.n_gen  # llama-bench sizes its context so
     backend = InProcessBackend(backend_cfg, model)
@@ -54,7 +103,21 @@ def harness_ts(cfg, model: Path, t: Case) -> float:
         samples = PpTg(backend, cfg.backend.n_batch, cfg.workload.seed).run(t, cfg.workload.repetitions, True)
     finally:
         backend.stop()
-    return bench_columns(samples, t.n_tokens)["avg_ts"]
+    return rates(samples, t.n_tokens)
+
+
+def compare_line(ref: list[list[float]], ours: list[list[float]]) -> str:
+    """The table's numbers from each side's per-repetition t/s, one list a round: mean ± stddev over
+    all repetitions, their ratio with a bootstrap 95% interval, and the ratio of the best rounds."""
+    def cell(rounds: list[list[float]]) -> Cell:
+        xs = [x for r in rounds for x in r]
+        d = describe(xs)
+        return Cell(d.mean, d.stddev, d.n, tuple(xs))
+    r, o = cell(ref), cell(ours)
+    mid, lo, hi = ratio(r, o)
+    best = max(describe(x).mean for x in ours) / max(describe(x).mean for x in ref)
+    return (f"{r.value:.2f} ± {r.sd:.2f} | {o.value:.2f} ± {o.sd:.2f} | {mid:.3f} [{lo:.3f}, {hi:.3f}] | "
+            f"{best:.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,29 +130,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--own-libs", action="store_true",
                     help="llama-bench with its own build's libllama/libggml (default: llama-cpp-python's)")
     ap.add_argument("--poll", type=int, default=50, help="ggml threadpool polling level on both sides (0-100)")
+    ap.add_argument("--load-mode", default="mmap", choices=["none", "mmap", "mlock", "mmap+mlock", "dio"],
+                    help="llama.cpp load mode on both sides (llama-bench -lm, backend.load_mode)")
+    ap.add_argument("--test", nargs="+", default=["pp512", "tg128"], choices=["pp512", "tg128"])
+    ap.add_argument("--in-process", action="store_true",
+                    help="also run llama-bench's own code inside this process (a third arm: drivers vs processes)")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     env = None if a.own_libs else wheel_libs_env()
     threads = physical_cores()
-    lines = ["| model | quant | test | llama-bench t/s | harness t/s | ratio of means | ratio of bests |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    hosted = HostedLlamaBench(a.llama_bench) if a.in_process else None
+    lines = ["| model | quant | test | llama-bench runs | llama-bench t/s | harness t/s | ratio of means [95% CI] | "
+             "ratio of bests |", "|---|---|---|---|---:|---:|---:|---:|"]
     for quant in a.quant:
         cfg = plan([f"model={a.model}", f"model.quant={quant}", f"backend.n_threads={threads}",
-                    "backend.flash_attn=off", f"workload.repetitions={a.repetitions}", f"backend.poll={a.poll}"], False)[0]
+                    "backend.flash_attn=off", f"workload.repetitions={a.repetitions}", f"backend.poll={a.poll}",
+                    f"backend.load_mode={a.load_mode}"], False)[0]
         model = cache.prepare(cfg.model)
-        for t in (Case(512, 0, 0), Case(0, 128, 0)):
-            ref, ours = [], []
-            runs = [lambda: ref.append(llama_bench(a.llama_bench, model, t, threads, cfg.backend.n_batch,
-                                                   cfg.backend.n_ubatch, a.repetitions, env, a.poll)),
-                    lambda: ours.append(harness_ts(cfg, model, t))]
-            for i in range(a.rounds):  # ABBA order: neither side always runs first
-                for run in runs if i % 2 == 0 else runs[::-1]:
-                    run()
-            r, o = describe(ref), describe(ours)
-            line = (f"| {a.model} | {quant} | {t.name} | {r.mean:.2f} ± {r.stddev:.2f} | "
-                    f"{o.mean:.2f} ± {o.stddev:.2f} | {o.mean / r.mean:.3f} | {o.max / r.max:.3f} |")
-            print(line, file=sys.stderr, flush=True)
-            lines.append(line)
+        tests = {"pp512": Case(512, 0, 0), "tg128": Case(0, 128, 0)}
+        for t in (tests[name] for name in a.test):
+            args = llama_bench_args(model, t, threads, cfg.backend.n_batch, cfg.backend.n_ubatch, a.repetitions,
+                                    a.poll, a.load_mode)
+            arms = {"own process": lambda: llama_bench(a.llama_bench, args, env),
+                    "harness": lambda: harness_ts(cfg, model, t)}
+            if hosted:
+                arms["in harness process"] = lambda: hosted(args)
+            got: dict[str, list[list[float]]] = {name: [] for name in arms}
+            for i in range(a.rounds):  # the order turns every round: no arm always runs first
+                order = list(arms)
+                for name in order[i % len(order):] + order[:i % len(order)]:
+                    got[name].append(arms[name]())
+            for name in (n for n in got if n != "harness"):
+                line = f"| {a.model} | {quant} | {t.name} | {name} | " + compare_line(got[name], got["harness"])
+                print(line, file=sys.stderr, flush=True)
+                lines.append(line)
         release_model()
     table = "\n".join(lines)
     print(table)

@@ -1,0 +1,32 @@
+"""The llama-bench comparison's numbers from per-repetition rates (the runs themselves need a
+llama-bench build: `make vs-llama-bench`)."""
+import pytest
+
+from harness.report.vs_llama_bench import compare_line
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip(" |").split("|")]
+
+
+def test_ratio_of_means_with_an_interval_and_ratio_of_best_rounds():
+    ref = [[100.0, 102.0, 98.0], [90.0, 91.0, 89.0]]
+    ours = [[95.0, 97.0, 93.0], [96.0, 94.0, 95.0]]
+    ref_cell, ours_cell, ratio, best = _cells(compare_line(ref, ours))
+    assert ref_cell.startswith("95.00 ± ")
+    assert ours_cell.startswith("95.00 ± ")
+    mid, interval = ratio.split(" ", 1)
+    lo, hi = (float(x) for x in interval.strip("[]").split(","))
+    assert float(mid) == pytest.approx(1.0)
+    assert lo < 1.0 < hi
+    assert float(best) == pytest.approx(95.0 / 100.0, abs=1e-3)  # best rounds: 95 vs 100
+
+
+def test_a_slower_side_shows_below_one_and_its_interval_excludes_one():
+    ref = [[100.0, 101.0, 99.0, 100.5]] * 3
+    ours = [[90.0, 91.0, 89.0, 90.5]] * 3
+    _, _, ratio, _ = _cells(compare_line(ref, ours))
+    mid, interval = ratio.split(" ", 1)
+    lo, hi = (float(x) for x in interval.strip("[]").split(","))
+    assert float(mid) == pytest.approx(0.9, abs=1e-3)
+    assert hi < 1.0
