@@ -71,7 +71,7 @@ bench-micro: install
 # machine class (results/baselines/<class>/, `python -m harness.gate.machine` names the class).
 # Threshold and alpha come from A/A runs measured here (docs/BENCHMARKS.md, "Regression gate").
 GATE_RUN  ?= results/gate-current
-GATE_ARGS ?= --metric best_ts --threshold 0.15 --alpha 0.01
+GATE_ARGS ?= --metric best_ts --threshold 0.15 --threshold-for tg=0.35 --alpha 0.01
 gate: install
 	rm -rf $(GATE_RUN)
 	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)

@@ -100,6 +100,8 @@ def gate(argv: list[str]) -> int:
     ap.add_argument("--metric", default="avg_ts",
                     help="avg_ts (mean t/s), best_ts (fastest repetition's t/s) or avg_ns (lower is better)")
     ap.add_argument("--threshold", type=float, default=0.05, help="relative change that counts (0.05 = 5%%)")
+    ap.add_argument("--threshold-for", action="append", default=[], metavar="TEST=VALUE",
+                    help="a threshold of its own for tests whose name starts with TEST (tg=0.35: tg128, ...)")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level of the Mann-Whitney U test")
     ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
     ap.add_argument("--any-machine", action="store_true",
@@ -118,12 +120,21 @@ def gate(argv: list[str]) -> int:
     if a.metric not in METRICS or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
         return _fail(f"--metric {a.metric} --threshold {a.threshold} --alpha {a.alpha}: metric must be one of "
                      f"{', '.join(METRICS)}, threshold and alpha between 0 and 1")
+    per_test = {}
+    for item in a.threshold_for:
+        test, _, value = item.partition("=")
+        try:
+            per_test[test] = float(value)
+        except ValueError:
+            per_test[test] = -1.0
+        if not test or not 0 < per_test[test] < 1:
+            return _fail(f"--threshold-for {item}: give TEST=VALUE with VALUE between 0 and 1, e.g. tg=0.35")
     try:
         base, cur = load(Path(a.baseline)), load(Path(a.current))
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    checks = compare(base, cur, a.metric, a.threshold, a.alpha, tuple(a.ignore))
-    print(summary(checks, a.threshold, a.alpha))
+    checks = compare(base, cur, a.metric, a.threshold, a.alpha, tuple(a.ignore), per_test)
+    print(summary(checks, a.threshold, a.alpha, per_test))
     return 1 if any(c.verdict == "regression" for c in checks) else 0
 
 

@@ -36,5 +36,5 @@ def test_ci_runs_the_tests_then_the_gate_on_the_committed_baseline():
     assert commands == ["make test", "make gate"]
     r = subprocess.run(["make", "-n", "gate", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "bench -m +sweep=gate" in r.stdout and "--metric best_ts --threshold 0.15 --alpha 0.01" in r.stdout
+    assert "bench -m +sweep=gate" in r.stdout and "--metric best_ts --threshold 0.15 --threshold-for tg=0.35 --alpha 0.01" in r.stdout
     assert "results/baselines/" in r.stdout

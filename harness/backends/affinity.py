@@ -1,7 +1,7 @@
 """CPU pinning: llama-bench's -C/--cpu-mask (a hex mask of CPUs; 0x0 = no pinning) for this process.
 
 On a shared 2-vCPU VM a single-threaded bench left to the scheduler swung 25-35% between runs a
-minute apart; pinned to one CPU, 7% (docs/BENCHMARKS.md, "Regression gate"). The in-process
+minute apart; pinned to one CPU, 8% (docs/BENCHMARKS.md, "Regression gate"). The in-process
 backend pins every thread of the process for the point (threads made later inherit it; ggml's
 OpenMP threads also get the mask through the threadpool, as llama-bench does) and puts the old
 masks back when the point ends; llama-server gets the mask as its own -C.

@@ -48,8 +48,14 @@ def _value(row, samples: list[float], metric: str) -> float | None:
     return float(row[metric])
 
 
+def threshold_of(test: str, threshold: float, per_test: dict[str, float] | None = None) -> float:
+    """The threshold for a test: the first per-test entry whose name the test starts with (tg: tg128)."""
+    return next((v for prefix, v in (per_test or {}).items() if str(test).startswith(prefix)), threshold)
+
+
 def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", threshold: float = 0.05,
-            alpha: float = 0.05, ignore: tuple[str, ...] = ()) -> list[Check]:
+            alpha: float = 0.05, ignore: tuple[str, ...] = (), per_test: dict[str, float] | None = None) -> list[Check]:
+    """A Check per point of either run; `per_test` maps test-name prefixes to their own thresholds."""
     keys = tuple(k for k in KEYS if k not in ignore)
     higher_is_better = metric.endswith("_ts")
     b = {_key(r, keys): r for _, r in base.iterrows()}
@@ -73,9 +79,10 @@ def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", thres
         if len(bs) >= 3 and len(cs) >= 3:  # is current worse than baseline?
             worse = "less" if higher_is_better else "greater"
             p = float(mannwhitneyu(cs, bs, alternative=worse).pvalue)
-        if change < -threshold and p is not None and p < alpha:
+        limit = threshold_of(c[point].get("test", ""), threshold, per_test)
+        if change < -limit and p is not None and p < alpha:
             verdict = "regression"
-        elif change > threshold:
+        elif change > limit:
             verdict = "improvement"
         else:
             verdict = "unchanged"
@@ -83,11 +90,12 @@ def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", thres
     return checks
 
 
-def summary(checks: list[Check], threshold: float, alpha: float) -> str:
+def summary(checks: list[Check], threshold: float, alpha: float, per_test: dict[str, float] | None = None) -> str:
     """A markdown summary for CI logs."""
     counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "improvement", "unchanged", "new",
                                                                  "missing")}
-    head = (f"**gate: {'FAIL' if counts['regression'] else 'pass'}** (threshold {threshold:.0%}, alpha {alpha}): "
+    own = "".join(f", {k}*: {v:.0%}" for k, v in (per_test or {}).items())
+    head = (f"**gate: {'FAIL' if counts['regression'] else 'pass'}** (threshold {threshold:.0%}{own}, alpha {alpha}): "
             + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
     lines = [head, "", "| verdict | point | baseline | current | change | p |", "|---|---|---:|---:|---:|---:|"]
     fmt = lambda x, f: "" if x is None else format(x, f)  # noqa: E731

@@ -1,13 +1,15 @@
 """In-process pp/tg against llama.cpp's own llama-bench on the same GGUF, threads and batches.
 
-Both run in one session, interleaved (the order turns every round) so machine drift hits both alike. Two ratios:
-of the means over rounds, and of the best round of each side (interference on a shared machine
-only ever slows a round down, so the best rounds are the steadiest comparison). `make vs-llama-bench` builds llama-bench from the very llama.cpp tree
-llama-cpp-python vendors and writes the table this prints. By default llama-bench runs on
-llama-cpp-python's own libllama/libggml (see wheel_libs_env), so only the drivers differ;
---own-libs uses the libraries of llama-bench's build instead.
+All arms run in one session, interleaved (the order turns every round) so machine drift hits
+them alike. Per test: each side's mean ± stddev over every repetition of every round, the ratio
+of means with a bootstrap 95% interval, and the ratio of the best rounds (interference on a
+shared machine only ever slows a round down). `make vs-llama-bench` builds llama-bench from the
+very llama.cpp tree llama-cpp-python vendors and writes the table this prints. By default
+llama-bench runs on llama-cpp-python's own libllama/libggml (see wheel_libs_env), so only the
+drivers differ; --own-libs uses the libraries of llama-bench's build instead; --in-process adds
+llama-bench's own loop called inside this process (HostedLlamaBench).
 
-    python -m harness.report.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--out FILE]
+    python -m harness.report.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--in-process] [--out FILE]
 """
 from __future__ import annotations
 

@@ -65,3 +65,18 @@ def test_best_ts_judges_the_fastest_repetition():
     slower = [x * 0.8 for x in BASE]
     checks = compare(run({"tg": BASE}), run({"tg": slower}), metric="best_ts", threshold=0.15, alpha=0.01)
     assert checks[0].verdict == "regression" and abs(checks[0].change + 0.2) < 1e-9 and checks[0].baseline == 101.0
+
+
+def test_a_test_can_have_a_threshold_of_its_own():
+    slower = [x * 0.8 for x in BASE]  # 20% slower, significant
+    cur = {"pp512": slower, "tg128": slower}
+    assert verdicts({"pp512": BASE, "tg128": BASE}, cur, threshold=0.15) == {"pp512": "regression",
+                                                                               "tg128": "regression"}
+    assert verdicts({"pp512": BASE, "tg128": BASE}, cur, threshold=0.15,
+                    per_test={"tg": 0.35}) == {"pp512": "regression", "tg128": "unchanged"}
+
+
+def test_a_bad_per_test_threshold_is_one_line(tmp_path):
+    r = harness("gate", "--baseline", str(tmp_path), "--current", str(tmp_path), "--threshold-for", "tg=lots")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "tg=lots" in lines[0], r.stderr

@@ -30,3 +30,22 @@ def test_a_slower_side_shows_below_one_and_its_interval_excludes_one():
     lo, hi = (float(x) for x in interval.strip("[]").split(","))
     assert float(mid) == pytest.approx(0.9, abs=1e-3)
     assert hi < 1.0
+
+
+def _built_llama_bench():
+    import glob
+    import os
+    found = sorted(glob.glob(os.path.expanduser("~/.cache/harness/llama-bench-*/build/bin/llama-bench")))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(_built_llama_bench() is None, reason="no llama-bench build (make vs-llama-bench builds one)")
+def test_llama_bench_hosted_in_this_process_and_in_its_own_give_samples(tiny_model):
+    from harness.report.vs_llama_bench import HostedLlamaBench, llama_bench, llama_bench_args, wheel_libs_env
+    from harness.workloads.pp_tg import Case
+    binary = _built_llama_bench()
+    args = llama_bench_args(tiny_model, Case(0, 16, 0), threads=1, b=64, ub=64, reps=2)
+    hosted = HostedLlamaBench(binary)(args)
+    separate = llama_bench(binary, args, wheel_libs_env())
+    assert len(hosted) == len(separate) == 2
+    assert all(x > 0 for x in hosted + separate)
