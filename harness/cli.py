@@ -122,13 +122,14 @@ def gate(argv: list[str]) -> int:
                      f"{', '.join(METRICS)}, threshold and alpha between 0 and 1")
     per_test = {}
     for item in a.threshold_for:
-        test, _, value = item.partition("=")
+        test, _, text = item.partition("=")
         try:
-            per_test[test] = float(value)
+            value = float(text)
         except ValueError:
-            per_test[test] = -1.0
-        if not test or not 0 < per_test[test] < 1:
+            value = None
+        if not test or value is None or not 0 < value < 1:
             return _fail(f"--threshold-for {item}: give TEST=VALUE with VALUE between 0 and 1, e.g. tg=0.35")
+        per_test[test] = value
     try:
         base, cur = load(Path(a.baseline)), load(Path(a.current))
     except FileNotFoundError as exc:

@@ -63,17 +63,13 @@ def pin(cpus: frozenset[int]) -> dict[int, set[int]] | None:
 
 
 def restore(saved: dict[int, set[int]] | None) -> None:
-    """Give every thread its mask from before pin() (threads made since get the main thread's)."""
+    """Give every thread its mask from before pin(); threads made since get the union of those masks."""
     if not saved:
         return
-    main = saved.get(os.getpid(), os.sched_getaffinity(0) | set().union(*saved.values()))
+    before = set().union(*saved.values())
     for tid in _threads():
         try:
-            os.sched_setaffinity(tid, saved.get(tid, main))
+            os.sched_setaffinity(tid, saved.get(tid, before))
         except OSError:
             continue
 
-
-def as_bools(cpus: frozenset[int], size: int) -> list[bool]:
-    """The mask as ggml's cpumask array of `size` bools."""
-    return [i in cpus for i in range(size)]
