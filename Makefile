@@ -96,7 +96,7 @@ $(LLAMA_BENCH): | $(STAMP)
 	cmake --build $(LLAMA_BENCH_DIR)/build --target llama-bench -j $(JOBS) > $(LLAMA_BENCH_DIR)/build.log
 
 vs-llama-bench: install $(LLAMA_BENCH)
-	$(PY) -m harness.report.vs_llama_bench --llama-bench $(LLAMA_BENCH) --rounds 6 --in-process --out docs/vs-llama-bench.md
+	$(PY) -m harness.report.vs_llama_bench --llama-bench $(LLAMA_BENCH) --rounds 10 --repetitions 3 --in-process --out docs/vs-llama-bench.md
 
 clean-venv:
 	rm -rf $(VENV)

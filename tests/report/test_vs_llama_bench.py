@@ -12,7 +12,7 @@ def _cells(line: str) -> list[str]:
 def test_ratio_of_means_with_an_interval_and_ratio_of_best_rounds():
     ref = [[100.0, 102.0, 98.0], [90.0, 91.0, 89.0]]
     ours = [[95.0, 97.0, 93.0], [96.0, 94.0, 95.0]]
-    ref_cell, ours_cell, ratio, best = _cells(compare_line(ref, ours))
+    ref_cell, ours_cell, ratio, _, best = _cells(compare_line(ref, ours))
     assert ref_cell.startswith("95.00 ± ")
     assert ours_cell.startswith("95.00 ± ")
     mid, interval = ratio.split(" ", 1)
@@ -25,11 +25,25 @@ def test_ratio_of_means_with_an_interval_and_ratio_of_best_rounds():
 def test_a_slower_side_shows_below_one_and_its_interval_excludes_one():
     ref = [[100.0, 101.0, 99.0, 100.5]] * 3
     ours = [[90.0, 91.0, 89.0, 90.5]] * 3
-    _, _, ratio, _ = _cells(compare_line(ref, ours))
+    _, _, ratio, paired, _ = _cells(compare_line(ref, ours))
     mid, interval = ratio.split(" ", 1)
     lo, hi = (float(x) for x in interval.strip("[]").split(","))
     assert float(mid) == pytest.approx(0.9, abs=1e-3)
     assert hi < 1.0
+    assert float(paired.split()[0]) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_pairing_by_round_cancels_drift_that_widens_the_pooled_interval():
+    # the machine slows by a third between rounds; ours is 2% below in every round
+    ref = [[100.0, 101.0, 99.0], [70.0, 71.0, 69.0], [85.0, 86.0, 84.0], [100.0, 99.5, 100.5]]
+    ours = [[x * 0.98 for x in r] for r in ref]
+    _, _, pooled, paired, _ = _cells(compare_line(ref, ours))
+    plo, phi = (float(x) for x in pooled.split(" ", 1)[1].strip("[]").split(","))
+    mid, interval = paired.split(" ", 1)
+    lo, hi = (float(x) for x in interval.strip("[]").split(","))
+    assert float(mid) == pytest.approx(0.98, abs=1e-3)
+    assert hi < 1.0 and hi - lo < 0.01
+    assert plo < 1.0 < phi  # the pooled ratio cannot tell 2% from drift
 
 
 def _built_llama_bench():
