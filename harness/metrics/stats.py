@@ -36,6 +36,19 @@ def describe(xs: Sequence[float]) -> Stats:
                  float(np.percentile(a, 90)), float(np.percentile(a, 99)), ci)
 
 
+def paired_ratio(ref: Sequence[float], ours: Sequence[float], resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float, float]:
+    """ours / ref over paired values (one pair a round): the geometric mean of the pairs' ratios and
+    its 95% percentile-bootstrap interval over pairs. Drift that hits both of a pair alike cancels."""
+    logs = np.log(np.asarray(ours, dtype=float) / np.asarray(ref, dtype=float))
+    mid = float(np.exp(logs.mean()))
+    if logs.size < 2:
+        return mid, mid, mid
+    ci = sps.bootstrap((logs,), np.mean, n_resamples=resamples, method="percentile",
+                       random_state=np.random.default_rng(seed)).confidence_interval
+    return mid, float(np.exp(ci.low)), float(np.exp(ci.high))
+
+
 def rates(samples_ns: Sequence[int], n_tokens: int) -> list[float]:
     """Tokens per second of each repetition (llama-bench: n_tokens * 1e9 / t_ns)."""
     return [n_tokens * 1e9 / ns for ns in samples_ns]

@@ -4,11 +4,11 @@ All arms run in one session, interleaved (the order turns every round) so machin
 them alike. Per test: each side's mean ± stddev over every repetition of every round, the ratio
 of means with a bootstrap 95% interval, the ratio paired by round (geometric mean of each round's
 ratio, bootstrap over rounds: drift between rounds cancels), and the ratio of the best rounds
-(interference on a shared machine only ever slows a round down). `make vs-llama-bench` builds llama-bench from the
-very llama.cpp tree llama-cpp-python vendors and writes the table this prints. By default
-llama-bench runs on llama-cpp-python's own libllama/libggml (see wheel_libs_env), so only the
-drivers differ; --own-libs uses the libraries of llama-bench's build instead; --in-process adds
-llama-bench's own loop called inside this process (HostedLlamaBench).
+(interference on a shared machine only ever slows a round down). `make vs-llama-bench` builds
+llama-bench from the very llama.cpp tree llama-cpp-python vendors and writes the table this
+prints. By default llama-bench runs on llama-cpp-python's own libllama/libggml (see
+wheel_libs_env), so only the drivers differ; --own-libs uses the libraries of llama-bench's build
+instead; --in-process adds llama-bench's own loop called inside this process (HostedLlamaBench).
 
     python -m harness.report.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--in-process] [--out FILE]
 """
@@ -23,12 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from harness.backends.inprocess import InProcessBackend, release_model
 from harness.backends.params import physical_cores
 from harness.config.plan import plan
-from harness.metrics.stats import describe, rates
+from harness.metrics.stats import describe, paired_ratio, rates
 from harness.report.compare import Cell, ratio
 from harness.models import cache
 from harness.workloads.pp_tg import PpTg, Case
@@ -111,18 +109,6 @@ def harness_ts(cfg, model: Path, t: Case) -> list[float]:
     return rates(samples, t.n_tokens)
 
 
-def paired_ratio(ref: list[list[float]], ours: list[list[float]], resamples: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """ours / ref paired by round: the geometric mean of each round's ratio of means, with a 95%
-    bootstrap interval over rounds. The arms of a round ran within seconds of each other, so drift
-    of the machine between rounds (minutes) cancels out of it, which the pooled ratio keeps."""
-    logs = np.log([describe(o).mean / describe(r).mean for r, o in zip(ref, ours)])
-    rng = np.random.default_rng(seed)
-    boot = logs[rng.integers(0, logs.size, (resamples, logs.size))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return float(np.exp(logs.mean())), float(np.exp(lo)), float(np.exp(hi))
-
-
 def compare_line(ref: list[list[float]], ours: list[list[float]]) -> str:
     """The table's numbers from each side's per-repetition t/s, one list a round: mean ± stddev over
     all repetitions, their ratio with a bootstrap 95% interval, the same paired by round, and the
@@ -133,8 +119,9 @@ def compare_line(ref: list[list[float]], ours: list[list[float]]) -> str:
         return Cell(d.mean, d.stddev, d.n, tuple(xs))
     r, o = cell(ref), cell(ours)
     mid, lo, hi = ratio(r, o)
-    pmid, plo, phi = paired_ratio(ref, ours)
-    best = max(describe(x).mean for x in ours) / max(describe(x).mean for x in ref)
+    ref_means, our_means = [describe(x).mean for x in ref], [describe(x).mean for x in ours]
+    pmid, plo, phi = paired_ratio(ref_means, our_means)  # the arms of a round ran seconds apart
+    best = max(our_means) / max(ref_means)
     return (f"{r.value:.2f} ± {r.sd:.2f} | {o.value:.2f} ± {o.sd:.2f} | {mid:.3f} [{lo:.3f}, {hi:.3f}] | "
             f"{pmid:.3f} [{plo:.3f}, {phi:.3f}] | {best:.3f} |")
 

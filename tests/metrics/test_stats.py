@@ -33,3 +33,13 @@ def test_describe_orders_its_quantiles(xs):
     assert s.min <= s.median <= s.p90 <= s.p99 <= s.max
     assert s.min - 1e-6 * abs(s.min) <= s.mean <= s.max + 1e-6 * abs(s.max)
     assert s.stddev >= 0 and s.ci95 >= 0
+
+
+def test_paired_ratio_is_the_geometric_mean_of_the_pairs_with_an_interval_around_it():
+    from harness.metrics.stats import paired_ratio
+    ref = [100.0, 70.0, 85.0, 100.0, 90.0]
+    ours = [r * f for r, f in zip(ref, [0.97, 0.99, 0.96, 0.98, 0.97])]
+    mid, lo, hi = paired_ratio(ref, ours)
+    assert mid == pytest.approx((0.97 * 0.99 * 0.96 * 0.98 * 0.97) ** 0.2)
+    assert 0.96 <= lo < mid < hi <= 0.99
+    assert paired_ratio([100.0], [95.0]) == pytest.approx((0.95, 0.95, 0.95))  # one pair: no interval to draw
