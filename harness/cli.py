@@ -34,6 +34,7 @@ def bench(argv: list[str]) -> int:
     from harness.sweep import app, progress
 
     # resume=RUN_DIR always continues a sweep (a multirun) in that folder
+    user_argv = list(argv)
     multirun = any(a in ("-m", "--multirun") or a.startswith("resume=") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
     try:
@@ -50,7 +51,9 @@ def bench(argv: list[str]) -> int:
         except ConfigError as exc:
             return _fail(str(exc))
     progress.start(todo)
-    return app.launch(argv)
+    from harness.sweep.job import resolve_repack_once
+    resolve_repack_once(points)  # here, before any launcher starts jobs that would each probe
+    return app.launch(argv, user_argv)
 
 
 def models(argv: list[str]) -> int:
@@ -211,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
                 "import-llama-bench": import_llama_bench, "infer": infer}
     if cmd not in handlers:
         return _fail(f"unknown command {cmd!r}; choose one of: {', '.join(handlers)}")
-    return handlers[cmd](rest)
+    try:
+        return handlers[cmd](rest)
+    except KeyboardInterrupt:  # Ctrl-C outside a sweep (a sweep says more itself): no traceback
+        print(f"\nharness: {cmd} interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

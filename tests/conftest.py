@@ -37,7 +37,12 @@ def tiny_cfg():
     from harness.config.plan import plan
 
     def make(*overrides: str):
-        return plan([*TINY, *overrides], multirun=False)[0]
+        """A composed config whose backend.repack is resolved (a backend built directly, not by a
+        sweep, is given true or false; auto is probed once per session's cache)."""
+        from harness.models.cache import resolve_repack
+        cfg = plan([*TINY, *overrides], multirun=False)[0]
+        cfg.backend.repack = resolve_repack(cfg.backend.repack)
+        return cfg
     return make
 
 

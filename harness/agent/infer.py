@@ -69,7 +69,8 @@ def make_backend(a: argparse.Namespace) -> Any:
     from harness.config.schema import BackendConfig
     if a.backend == "inprocess":
         from harness.backends.inprocess import InProcessBackend
-        cfg = OmegaConf.structured(BackendConfig(type="inprocess", n_ctx=a.n_ctx))
+        from harness.models.cache import resolve_repack
+        cfg = OmegaConf.structured(BackendConfig(type="inprocess", n_ctx=a.n_ctx, repack=resolve_repack("auto")))
         return InProcessBackend(cfg, Path(a.model_path).expanduser())
     from harness.backends.http import HttpBackend
     cfg = OmegaConf.structured(BackendConfig(type="http_external", url=a.url, model_id=a.model,

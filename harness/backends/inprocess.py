@@ -46,9 +46,9 @@ def release_model() -> None:
         _MODEL.clear()
 
 
-def _model(path: Path, n_gpu_layers: int, mode: str) -> tuple[Any, float, bool]:
+def _model(path: Path, n_gpu_layers: int, mode: str, repack: bool) -> tuple[Any, float, bool]:
     """The loaded model for these load parameters; (ptr, load seconds, reused?)."""
-    key = f"{path}|{n_gpu_layers}|{mode}"
+    key = f"{path}|{n_gpu_layers}|{mode}|{repack}"
     if _MODEL.get("key") == key:
         return _MODEL["ptr"], _MODEL["load_s"], True
     release_model()
@@ -56,6 +56,7 @@ def _model(path: Path, n_gpu_layers: int, mode: str) -> tuple[Any, float, bool]:
     params = llama_cpp.llama_model_default_params()
     params.n_gpu_layers = n_gpu_layers
     params.load_mode = LOAD_MODES[mode]
+    params.use_extra_bufts = repack
     t0 = time.perf_counter()
     ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     load_s = time.perf_counter() - t0
@@ -84,9 +85,12 @@ class InProcessBackend:
         c = self.cfg
         self._cpus = affinity.check(c.cpu_mask)
         self._pinned = affinity.pin(self._cpus)  # before the load: its threads inherit the mask
+        repack = c.get("repack", True)
+        if not isinstance(repack, bool):
+            raise BackendError(f"backend.repack={repack!r} reached the backend unresolved; it must be true or false")
         self._info = {"n_threads": self.n_threads, "cpu_mask": c.cpu_mask, "load_mode": load_mode(c),
-                      "use_mmap": load_mode(c) in ("mmap", "mmap+mlock")}
-        self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c))
+                      "use_mmap": load_mode(c) in ("mmap", "mmap+mlock"), "repack": repack}
+        self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c), repack)
         desc = ctypes.create_string_buffer(256)
         llama_cpp.llama_model_desc(self.model, desc, len(desc))
         self._info.update(model_type=desc.value.decode(), model_size=llama_cpp.llama_model_size(self.model),

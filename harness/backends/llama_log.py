@@ -14,12 +14,15 @@ class LlamaLog:
     def __init__(self) -> None:
         self.tail: collections.deque[tuple[int, str]] = collections.deque(maxlen=40)
         self.echo = bool(os.environ.get("HARNESS_LLAMA_LOG"))
+        self.tee_fd: int | None = None  # every line also written here, unbuffered (survives a crash)
         self._cb = llama_cpp.llama_log_callback(self._log)  # referenced: ctypes must not free it
         llama_cpp.llama_log_set(self._cb, ctypes.c_void_p(0))
 
     def _log(self, level: int, text: bytes, _user) -> None:
         line = text.decode("utf-8", "replace")
         self.tail.append((level, line))
+        if self.tee_fd is not None:
+            os.write(self.tee_fd, text)
         if self.echo:
             print(line, end="")
 

@@ -8,7 +8,6 @@ server-side arguments stay the same (as the in-process backend keeps its model).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ from typing import Any, Sequence
 import httpx
 
 from harness.backends import affinity
+from harness.backends.orphans import die_with_parent
 from harness.backends.params import load_mode, physical_cores
 
 HOST = "127.0.0.1"
@@ -150,6 +150,8 @@ def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = 
                                    ("type_v", cfg.type_v, ("-ctv", "--cache-type-v"))):
         if value != "f16" or _pick(flags, *spellings):  # f16 is every build's default
             args += [_need(flags, axis, value, binary, *spellings), value]
+    if cfg.get("repack", True) is False:  # llama-server's default is on
+        args += [_need(flags, "repack", False, binary, "-nr", "--no-repack")]
     if cfg.swa_full:  # llama-server's default is off
         args += [_need(flags, "swa_full", True, binary, "--swa-full")]
     args += [_need(flags, "n_parallel", cfg.n_parallel, binary, "-np", "--parallel"), str(cfg.n_parallel)]
@@ -171,19 +173,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
-
-
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    """Linux: SIGTERM the server when the thread that started it dies (even by SIGKILL)."""
-    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _pdeathsig_ok() -> bool:
-    """PR_SET_PDEATHSIG fires when the starting *thread* ends: use it from the main thread only."""
-    return _PRCTL is not None and threading.current_thread() is threading.main_thread()
 
 
 _LIVE: set["ManagedServer"] = set()
@@ -224,7 +213,7 @@ class ManagedServer:
                         [str(self.binary), *self.args, "--host", HOST, "--port", str(self.port)],
                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         start_new_session=True,  # Ctrl-C reaches the harness, which then stops the server
-                        preexec_fn=_die_with_parent if _pdeathsig_ok() else None)
+                        preexec_fn=die_with_parent(signal.SIGTERM))
             except OSError as e:
                 raise ServerError(f"llama-server could not be run ({self.binary}): {e}") from e
             _LIVE.add(self)

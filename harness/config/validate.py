@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from harness.backends import affinity
+from harness.backends import affinity, repack
 from harness.config import schema
 
 
@@ -84,6 +84,10 @@ def validate(cfg: DictConfig) -> None:
     if b.load_mode is not None:
         _one_of("backend.load_mode", b.load_mode, schema.LOAD_MODES)
     _one_of("backend.flash_attn", b.flash_attn, schema.FLASH_ATTN)
+    try:
+        repack.parse(b.repack)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     _one_of("backend.type_k", b.type_k, schema.KV_TYPES)
     _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
     _one_of("backend.endpoint", b.endpoint, schema.ENDPOINTS)

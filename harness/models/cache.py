@@ -58,3 +58,21 @@ def prepare(model, log=None) -> Path:
         log(f"quantizing {target.name} ...")
         quantize(base, target, model.quant)
     return target
+
+
+# The probe of backend.repack=auto: quantized gpt-oss models whose tensor types llama.cpp's CPU repack
+# and AMX paths take (synthetic-small's dimensions are multiples of 256, so k-quants apply).
+REPACK_PROBE = ("Q8_0", "Q4_K_M", "MXFP4_MOE")
+
+
+def repack_probe_models() -> list[Path]:
+    from harness.config.plan import config_dir
+    from harness.config.schema import ModelConfig
+    small = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(config_dir() / "model" / "synthetic-small.yaml"))
+    return [prepare(OmegaConf.merge(small, {"quant": q})) for q in REPACK_PROBE]
+
+
+def resolve_repack(value) -> bool:
+    """backend.repack as a boolean: true/false as given, auto probed once per llama.cpp build and CPU."""
+    from harness.backends import repack
+    return repack.resolve(value, vocab.cache_root(), repack_probe_models)

@@ -23,16 +23,59 @@ def _run(cmd: list[str]) -> str:
         return ""
 
 
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_model() -> str:
     if sys.platform == "darwin":
         return _run(["sysctl", "-n", "machdep.cpu.brand_string"]) or platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+# The CPU features that decide which llama.cpp kernels run, by the names rows carry; a trailing *
+# keeps a family (amx_tile, amx_int8, amx_bf16...; avx512f, avx512bw, avx512_vnni, avx512_bf16...).
+KERNEL_CPU_FLAGS = ("amx_*", "avx512*", "avx_vnni", "avx2", "avx", "fma", "f16c", "sse4_2",
+                    "neon", "dotprod", "i8mm", "bf16", "sve", "sve2", "sme")
+# Other spellings of them: ARM Linux's /proc/cpuinfo and macOS's `sysctl hw.optional` (after
+# FEAT_ is dropped: hw.optional.arm.FEAT_DotProd -> dotprod; Intel Macs: hw.optional.avx2_0).
+CPU_FLAG_ALIASES = {"asimd": "neon", "advsimd": "neon", "asimddp": "dotprod", "avx1_0": "avx", "avx2_0": "avx2"}
+
+
+def _kernel_flag(raw: str) -> str | None:
+    name = raw.lower().removeprefix("feat_")
+    name = CPU_FLAG_ALIASES.get(name, name)
+    keep = any(name.startswith(k[:-1]) if k.endswith("*") else name == k for k in KERNEL_CPU_FLAGS)
+    return name if keep else None
+
+
+def parse_cpu_flags(text: str) -> list[str]:
+    """The KERNEL_CPU_FLAGS in /proc/cpuinfo text (x86 `flags`, ARM `Features`: the first such line)
+    or in `sysctl hw.optional` output (`hw.optional.arm.FEAT_I8MM: 1`), sorted, no repeats."""
+    raw: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            continue
+        if key.startswith("hw.optional."):
+            if value == "1":
+                raw.append(key.rsplit(".", 1)[1])
+        elif key in ("flags", "Features") and not raw:
+            raw = value.split()
+    return sorted({f for f in map(_kernel_flag, raw) if f})
+
+
+def cpu_features() -> str:
+    """This machine's KERNEL_CPU_FLAGS, sorted and comma-separated ('' where it cannot tell)."""
+    text = _run(["sysctl", "hw.optional"]) if sys.platform == "darwin" else _cpuinfo()
+    return ",".join(parse_cpu_flags(text))
 
 
 def gpu_model() -> str:
@@ -108,6 +151,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_info": cpu_model(),
+        "cpu_features": cpu_features(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "cpu_cores_logical": psutil.cpu_count(),
         "mem_total_mb": round(vm.total / 2**20),
@@ -127,8 +171,8 @@ def environment() -> dict[str, Any]:
     }
 
 
-ROW_KEYS = ("host", "os", "cpu_info", "gpu_info", "device", "device_mem_mb", "accel", "backends", "system_info",
-            "llama_cpp_python", "build_commit", "harness_version", "harness_commit")
+ROW_KEYS = ("host", "os", "cpu_info", "cpu_features", "gpu_info", "device", "device_mem_mb", "accel", "backends",
+            "system_info", "llama_cpp_python", "build_commit", "harness_version", "harness_commit")
 
 
 def row_columns() -> dict[str, Any]:

@@ -32,8 +32,8 @@ COLUMNS: tuple[Column, ...] = (
     C("run_id", "str", "sweep (or run) folder name"),
     C("point", "int", "index of the sweep point (Hydra job number)"),
     C("test", "str", "test name: pp512, tg128, pp512+tg128, with ' @ d<D>' for a depth"),
-    C("status", "str", "ok, failed or unsupported"),
-    C("error", "str", "why the point failed (one line)"),
+    C("status", "str", "ok, failed, crashed (llama.cpp's process died: a signal or the OOM killer) or unsupported"),
+    C("error", "str", "why the point failed or crashed (one line: the signal, llama.cpp's last log lines, a remedy)"),
     C("backend", "str", "inprocess"),
     C("mode", "str", "raw or harmony (pp_tg uses random tokens in either)"),
     C("workload", "str", "pp_tg or chat"),
@@ -54,6 +54,7 @@ COLUMNS: tuple[Column, ...] = (
     C("n_gpu_layers", "int", "layers offloaded to the GPU", True),
     C("flash_attn", "str", "auto, on or off (llama-bench: 0/1)", True),
     C("use_mmap", "bool", "model memory-mapped", True),
+    C("repack", "bool", "llama.cpp's CPU extra buffer types (weight repacking, AMX) on; never 'auto' in a row", True),
     C("load_mode", "str", "llama.cpp load mode: none, mmap, mlock, mmap+mlock, dio"),
     C("n_prompt", "int", "prompt tokens of the test", True),
     C("n_gen", "int", "generated tokens of the test", True),
@@ -133,6 +134,7 @@ COLUMNS: tuple[Column, ...] = (
     C("host", "str", "host name of the machine that ran the point (shards of many hosts merge)"),
     C("os", "str", "operating system and release"),
     C("cpu_info", "str", "CPU model", True),
+    C("cpu_features", "str", "CPU features that pick llama.cpp's kernels (AMX, AVX-512 variants, AVX2, NEON, SVE, ...)"),
     C("gpu_info", "str", "GPU model(s), empty when none", True),
     C("device", "str", "the device llama.cpp computes on: the GPU, or the CPU for accel=cpu"),
     C("device_mem_mb", "int", "memory of that device, MiB (CPU and Apple unified memory: RAM total)"),
@@ -145,10 +147,11 @@ COLUMNS: tuple[Column, ...] = (
     C("harness_commit", "str", "git commit of the harness (+dirty)"),
 )
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+FAILED = ("failed", "crashed")  # statuses of a point that did not finish: it runs again on resume, exit status 1
 # The configuration of a point: rows of two runs are the same point when these agree (gate, compare).
 CONFIG_KEYS: tuple[str, ...] = (
     "model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch", "n_threads",
-    "cpu_mask", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "reasoning_effort")
+    "cpu_mask", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "repack", "reasoning_effort")
 
 
 def markdown() -> str:

@@ -2,8 +2,9 @@
 
 Rows are joined on the configuration columns (records.schema.CONFIG_KEYS, less --ignore); the
 environment (accel, cpu_info, gpu_info, build) is what the runs are compared on, so it never takes
-part. A configuration column a run does not set at all (empty in every row, e.g. n_ctx of an
-imported llama-bench run) matches any value. For each metric a run has (avg_ts; ttft_ms, e2e_ms,
+part; runs whose CPU features differ get a line naming the features only one of them has. A
+configuration column a run does not set at all (empty in every row, e.g. n_ctx of an imported
+llama-bench run) matches any value. For each metric a run has (avg_ts; ttft_ms, e2e_ms,
 output_ts where they exist; roofline_pct for tg) a table gives every run's value ± stddev and its
 ratio to the first run with a 95% interval: a bootstrap over the per-repetition samples of both
 runs when samples.jsonl has them, else the stddevs propagated (delta method).
@@ -80,12 +81,32 @@ def load(path: Path, given_gbs: float | None = None) -> Run:
     return Run(path, df, load_samples(path), env)
 
 
-def _env_label(run: Run) -> str:
+def env_value(run: Run, key: str) -> str:
+    """An environment field of a run: its env.json's, else its first row's ('' when neither has it)."""
     first = run.rows.iloc[0].to_dict() if len(run.rows) else {}
-    get = lambda k: run.env.get(k) or first.get(k, "")  # noqa: E731
+    return str(run.env.get(key) or first.get(key) or "")
+
+
+def _env_label(run: Run) -> str:
+    get = lambda k: env_value(run, k)  # noqa: E731
     device = get("device") or get("gpu_info") or get("cpu_info")
     backend = ",".join(sorted(set(run.rows.backend))) if "backend" in run.rows else ""
     return " ".join(x for x in (get("accel"), device, f"[{backend}]" if backend else "") if x)
+
+
+def cpu_feature_lines(runs: list[Run]) -> list[str]:
+    """A line per run whose CPU features (records.env.cpu_features) differ from the first run's,
+    naming those only one side has; nothing where either side does not record them (older runs)."""
+    ref = runs[0]
+    out = []
+    for r in runs[1:]:
+        a, b = (set(filter(None, env_value(x, "cpu_features").split(","))) for x in (ref, r))
+        if not a or not b or a == b:
+            continue
+        only = [f"only {x.label} has {', '.join(sorted(mine - theirs))}"
+                for x, mine, theirs in ((ref, a, b), (r, b, a)) if mine - theirs]
+        out.append(f"CPU features differ: {'; '.join(only)}")
+    return out
 
 
 def label_runs(runs: list[Run]) -> None:
@@ -232,10 +253,10 @@ def markdown(runs: list[Run], points: list[Point], ignore: tuple[str, ...]) -> s
     labels = point_labels(points)
     lines = ["# Compare", "", "| run | folder | accel | device | CPU | GPU | build |", "|---|---|---|---|---|---|---|"]
     for r in runs:
-        first = r.rows.iloc[0].to_dict() if len(r.rows) else {}
-        get = lambda k: str(r.env.get(k) or first.get(k, ""))  # noqa: E731,B023
+        get = lambda k: env_value(r, k)  # noqa: E731,B023
         lines.append(f"| {r.label} | {r.path.name} | {get('accel')} | {get('device')} | {get('cpu_info')} | "
                      f"{get('gpu_info')} | {get('build_commit')} |")
+    lines += [x for line in cpu_feature_lines(runs) for x in ("", line)]
     keys = [k for k in CONFIG_KEYS if k not in ignore]
     lines += ["", f"Joined on {', '.join(keys)}" + (f" (ignored: {', '.join(ignore)})" if ignore else "")
               + f"; {len(points)} points in at least two runs. Ratios are run / {runs[0].label}.", ""]

@@ -17,7 +17,8 @@ from harness.records.writer import RESULTS
 from harness.report import plots, plots_agent, plots_latency, requests, roofline_table, summary
 from harness.report.table import markdown
 
-ENV_KEYS = ("host", "os", "cpu_info", "gpu_info", "device", "accel", "backends", "llama_cpp_python", "harness_commit")
+ENV_KEYS = ("host", "os", "cpu_info", "cpu_features", "gpu_info", "device", "accel", "backends", "llama_cpp_python",
+            "harness_commit")
 Figures = Callable[[pd.DataFrame, pd.DataFrame], Iterator[tuple[str, plt.Figure]]]
 # workload -> (heading, summary table, figures); both get the rows and the per-request frame.
 SECTIONS: dict[str, tuple[str, Callable[[pd.DataFrame, pd.DataFrame], str], Figures]] = {

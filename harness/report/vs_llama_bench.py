@@ -15,6 +15,7 @@ instead; --in-process adds llama-bench's own loop called inside this process (Ho
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import json
 import os
@@ -29,6 +30,7 @@ from harness.config.plan import plan
 from harness.metrics.stats import describe, paired_ratio, rates
 from harness.report.compare import Cell, ratio
 from harness.models import cache
+from harness.sweep import isolate
 from harness.workloads.pp_tg import PpTg, Case
 
 
@@ -43,9 +45,10 @@ def wheel_libs_env() -> dict[str, str]:
 
 
 def llama_bench_args(model: Path, t: Case, threads: int, b: int, ub: int, reps: int, poll: int = 50,
-                     load_mode: str = "mmap") -> list[str]:
+                     load_mode: str = "mmap", repack: bool = True) -> list[str]:
     return ["-m", str(model), "-t", str(threads), "-b", str(b), "-ub", str(ub), "-r", str(reps),
-            "--poll", str(poll), "-lm", load_mode, "-p", str(t.n_prompt), "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
+            "--poll", str(poll), "-lm", load_mode, "--repack", str(int(repack)), "-p", str(t.n_prompt),
+            "-n", str(t.n_gen), "-fa", "0", "-o", "json"]
 
 
 def samples_ts(json_text: str) -> list[float]:
@@ -96,8 +99,25 @@ class HostedLlamaBench:
         return samples_ts(text)
 
 
-def harness_ts(cfg, model: Path, t: Case) -> list[float]:
-    """Our per-repetition t/s for test `t` (a fresh context, as llama-bench makes one per test)."""
+def test_config(cfg, t: Case):
+    """cfg for test `t` alone, its context sized as llama-bench sizes it (depth + prompt + generated)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.workload.n_prompt, cfg.workload.n_gen, cfg.workload.n_depth = t.n_prompt, t.n_gen, t.n_depth
+    cfg.backend.n_ctx = t.n_depth + t.n_prompt + t.n_gen
+    return cfg
+
+
+def harness_ts(cfg, model: Path, t: Case, log: Path) -> list[float]:
+    """Our per-repetition t/s for test `t`, as `harness bench` measures it: in the in-process worker
+    (a fresh context per test, as llama-bench makes one)."""
+    rows = [p for kind, p in isolate.ensure().run(test_config(cfg, t), model, 0, log) if kind == "row"]
+    if rows[0]["status"] != "ok":
+        raise RuntimeError(f"harness {t.name}: {rows[0].get('error')}")
+    return list(rows[0]["_samples"]["samples_ts"])
+
+
+def direct_ts(cfg, model: Path, t: Case) -> list[float]:
+    """The same measured in this process, with no worker (how the harness measured before it had one)."""
     backend_cfg = cfg.backend.copy()
     backend_cfg.n_ctx = t.n_depth + t.n_prompt + t.n_gen  # llama-bench sizes its context so
     backend = InProcessBackend(backend_cfg, model)
@@ -139,11 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-mode", default="mmap", choices=["none", "mmap", "mlock", "mmap+mlock", "dio"],
                     help="llama.cpp load mode on both sides (llama-bench -lm, backend.load_mode)")
     ap.add_argument("--test", nargs="+", default=["pp512", "tg128"], choices=["pp512", "tg128"])
+    ap.add_argument("--repack", default="auto", choices=["auto", "true", "false"],
+                    help="llama.cpp's CPU repack/AMX buffers on both sides (llama-bench --repack, backend.repack)")
+    ap.add_argument("--direct", action="store_true",
+                    help="also our loop in this process, without the worker (what isolating the worker costs)")
     ap.add_argument("--in-process", action="store_true",
                     help="also run llama-bench's own code inside this process (a third arm: drivers vs processes)")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     env = None if a.own_libs else wheel_libs_env()
+    repack = cache.resolve_repack(a.repack)
+    logs = Path(tempfile.mkdtemp(prefix="vs-llama-bench-"))
     threads = physical_cores()
     hosted = HostedLlamaBench(a.llama_bench) if a.in_process else None
     lines = ["| model | quant | test | llama-bench runs | llama-bench t/s | harness t/s | ratio of means [95% CI] | "
@@ -151,14 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     for quant in a.quant:
         cfg = plan([f"model={a.model}", f"model.quant={quant}", f"backend.n_threads={threads}",
                     "backend.flash_attn=off", f"workload.repetitions={a.repetitions}", f"backend.poll={a.poll}",
-                    f"backend.load_mode={a.load_mode}"], False)[0]
+                    f"backend.load_mode={a.load_mode}", f"backend.repack={str(repack).lower()}"], False)[0]
+        cfg.backend.repack = repack
         model = cache.prepare(cfg.model)
         tests = {"pp512": Case(512, 0, 0), "tg128": Case(0, 128, 0)}
         for t in (tests[name] for name in a.test):
             args = llama_bench_args(model, t, threads, cfg.backend.n_batch, cfg.backend.n_ubatch, a.repetitions,
-                                    a.poll, a.load_mode)
+                                    a.poll, a.load_mode, repack)
             arms = {"own process": lambda: llama_bench(a.llama_bench, args, env),
-                    "harness": lambda: harness_ts(cfg, model, t)}
+                    "harness": lambda: harness_ts(cfg, model, t, logs / "llama.log")}
+            if a.direct:
+                arms["harness without worker"] = lambda: direct_ts(cfg, model, t)
             if hosted:
                 arms["in harness process"] = lambda: hosted(args)
             got: dict[str, list[list[float]]] = {name: [] for name in arms}
@@ -166,11 +195,15 @@ def main(argv: list[str] | None = None) -> int:
                 order = list(arms)
                 for name in order[i % len(order):] + order[:i % len(order)]:
                     got[name].append(arms[name]())
-            for name in (n for n in got if n != "harness"):
-                line = f"| {a.model} | {quant} | {t.name} | {name} | " + compare_line(got[name], got["harness"])
+            pairs = [(name, name, "harness") for name in got if name != "harness"]
+            if a.direct:  # what the harness measured before the worker, against llama-bench
+                pairs.append(("own process vs harness without worker", "own process", "harness without worker"))
+            for label, ref, ours in pairs:
+                line = f"| {a.model} | {quant} | {t.name} | {label} | " + compare_line(got[ref], got[ours])
                 print(line, file=sys.stderr, flush=True)
                 lines.append(line)
         release_model()
+        isolate.release()
     table = "\n".join(lines)
     print(table)
     if a.out:

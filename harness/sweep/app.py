@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from omegaconf import DictConfig
 from harness.config import schema
 from harness.config.plan import config_dir
 from harness.models import vocab
-from harness.sweep import progress, resume
+from harness.records import merge
+from harness.sweep import isolate, progress, resume
 from harness.sweep.job import run_point
 
 resume.register()  # job processes of other launchers (joblib, submitit) import this module first
@@ -27,6 +29,7 @@ def task(cfg: DictConfig) -> int:
     # the job folder's number: Hydra's job number, shifted past the existing jobs when resuming
     point = (int(out.name) if out.name.isdigit() else int(hc.job.num)) if multirun else 0
     label = " ".join(o for o in hc.overrides.task if not o.startswith("resume=")) or "defaults"
+    progress.STATE["run_dir"] = str(run_dir) if multirun else ""
     if cfg.get("resume") and multirun:
         done = resume.skip(cfg, run_dir, out)
         if done is not None:
@@ -47,8 +50,28 @@ def _missing_launcher(argv: list[str]) -> str | None:
     return None
 
 
-def launch(argv: list[str]) -> int:
-    """Run Hydra on argv (its own grammar); exit status 1 if any point failed."""
+def resume_command(argv: list[str], run_dir: str) -> str:
+    """The command that resumes run_dir: the user's arguments less those resume= sets, plus resume=."""
+    kept = [a for a in argv if not a.startswith(("resume=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
+    return " ".join(["harness bench", *(shlex.quote(a) for a in kept), shlex.quote(f"resume={run_dir}")])
+
+
+def _interrupted(argv: list[str]) -> int:
+    """After Ctrl-C: the finished points merged, one line saying how to go on; exit status 130."""
+    run_dir = progress.STATE.get("run_dir") or ""
+    done, total = progress.STATE["done"], progress.STATE["total"]
+    if run_dir:
+        merge.merge(Path(run_dir))
+        how = f"; resume with: {resume_command(argv, run_dir)}"
+    else:
+        how = "; nothing was kept (a single run keeps its rows only when it finishes)" if not done else ""
+    print(f"\nharness: interrupted after {done} of {total} point(s) finished{how}", file=sys.stderr)
+    return 130
+
+
+def launch(argv: list[str], user_argv: list[str] | None = None) -> int:
+    """Run Hydra on argv (its own grammar); exit status 1 if any point failed or crashed, 130 on Ctrl-C.
+    user_argv: the command line as the user gave it (for the resume command after Ctrl-C)."""
     missing = _missing_launcher(argv)
     if missing:
         print(f"harness: error: {missing}", file=sys.stderr)
@@ -60,13 +83,17 @@ def launch(argv: list[str]) -> int:
     sys.argv = ["harness bench", *argv]
     try:
         main()
+    except KeyboardInterrupt:
+        isolate.release()
+        from harness.backends.server import release_server
+        release_server()
+        return _interrupted(user_argv if user_argv is not None else argv)
     finally:
         sys.argv = saved
-        from harness.backends.inprocess import release_model
         from harness.backends.server import release_server
-        release_model()
+        isolate.release()
         release_server()
     failed = progress.STATE["failed"]
     if failed:
-        print(f"harness: {failed} point(s) failed; see the status and error columns", file=sys.stderr)
+        print(f"harness: {failed} point(s) failed or crashed; see the status and error columns", file=sys.stderr)
     return 1 if failed else 0

@@ -10,6 +10,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.records import merge
+from harness.records.schema import FAILED
 from harness.records.writer import RESULTS
 from harness.report.report import write_report
 from harness.report.table import markdown_file
@@ -35,7 +36,7 @@ class MergeResults(Callback):
         if out is not None:
             # points of other processes (joblib, submitit) count too: the exit status comes from the merge
             rows = pd.read_csv(out, dtype=str, keep_default_na=False)
-            failed = rows[rows.status == "failed"]
+            failed = rows[rows.status.isin(FAILED)]
             progress.STATE["failed"] = max(progress.STATE["failed"], failed.groupby(["run_id", "point"]).ngroups)
             _finish(sweep_dir)
 

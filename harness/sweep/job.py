@@ -1,14 +1,14 @@
 """One sweep point: config -> model file -> backend x workload -> rows on disk."""
 from __future__ import annotations
 
-import datetime as dt
+import copy
 import traceback
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from harness import backends, workloads
+from harness import workloads
 from harness.backends.base import Unsupported
 from harness.config.schema import REPLAY_BACKENDS
 from harness.config.validate import validate
@@ -16,7 +16,9 @@ from harness.models import cache
 from harness.records import env as envrec
 from harness.records import writer
 from harness.records.merge import POINT
-from harness.sweep import progress, resume
+from harness.records.schema import FAILED
+from harness.sweep import isolate, progress, resume
+from harness.sweep.execute import execute, one_line
 from harness.sweep.rss import PeakRss
 
 
@@ -25,16 +27,8 @@ def _config_columns(cfg: DictConfig) -> dict[str, Any]:
     return {"backend": b.type, "mode": cfg.mode, "workload": w.name, "model_name": cfg.model.name,
             "quant": cfg.model.quant, "n_ctx": b.n_ctx, "n_batch": b.n_batch, "n_ubatch": b.n_ubatch,
             "type_k": b.type_k, "type_v": b.type_v, "n_gpu_layers": b.n_gpu_layers,
-            "flash_attn": b.flash_attn, "repetitions": w.repetitions,
+            "flash_attn": b.flash_attn, "repack": b.repack, "repetitions": w.repetitions,
             "reasoning_effort": cfg.harmony.reasoning_effort if cfg.mode == "harmony" else ""}
-
-
-def _one_line(exc: BaseException) -> str:
-    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:500]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -47,54 +41,66 @@ def _summary(r: dict[str, Any]) -> str:
     return f"{r['test']} {r.get('avg_ts', float('nan')):.2f}{spread} t/s"
 
 
+REPACK_BACKENDS = ("inprocess", "http")  # where llama.cpp loads the model on this machine
+
+
+def resolve_repack_once(points: list[DictConfig]) -> None:
+    """Probe backend.repack=auto (if any point asks for it) before the sweep starts; cached after."""
+    if any(p.backend.type in REPACK_BACKENDS and str(p.backend.repack) == "auto" for p in points):
+        cache.resolve_repack("auto")
+
+
+def _resolve_repack(cfg: DictConfig) -> DictConfig:
+    """A copy whose backend.repack is true or false where llama.cpp loads the model here (in-process,
+    a managed server); blank for servers we do not start and recorded completions."""
+    cfg = copy.deepcopy(cfg)
+    OmegaConf.set_readonly(cfg, False)
+    cfg.backend.repack = cache.resolve_repack(cfg.backend.repack) if cfg.backend.type in REPACK_BACKENDS else ""
+    return cfg
+
+
+def _events(cfg: DictConfig, path: Path | None, out: Path, point: int, worker: isolate.Worker | None):
+    """The point's events: from the in-process worker (crash-isolated), else run right here."""
+    if worker is not None:
+        return worker.run(cfg, path, point, out / "llama.log")
+    return execute(cfg, path)
+
+
 def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -> int:
-    """Run every case of one point, appending a row per case; returns the number that failed."""
+    """Run every case of one point, appending a row per case; returns the number that failed or crashed."""
     validate(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    writer.write_json(out / "env.json", envrec.environment())
     writer.write_json(out / POINT, resume.point_record(cfg))  # what the point is, for resume and merge
+    cfg = _resolve_repack(cfg)
+    writer.write_json(out / "env.json", {**envrec.environment(), "repack": cfg.backend.repack})
     base = {"run_id": run_id, "point": point, **_config_columns(cfg), **envrec.row_columns()}
     cases = workloads.plan(cfg)
     results: list[dict[str, Any]] = []
-    backend = None
-    with PeakRss() as rss:
+    worker = isolate.ensure() if cfg.backend.type == "inprocess" else None
+    with PeakRss(worker.pid if worker else None) as rss:
         try:
             path = None if cfg.backend.type in REPLAY_BACKENDS else cache.prepare(cfg.model)
             base["model_filename"] = path.name if path is not None else ""
             base["model_path"] = str(path or "")
-            backend = backends.create(cfg, path)
-            try:
-                backend.start()
-            finally:
-                base.update(backend.info())
-            workload = workloads.create(cfg, backend)
-            for case in workload.cases():
-                row = {**case.columns(), "test_time": _now()}
-                try:
-                    row.update(workload.run(case))
-                except Unsupported as exc:
-                    row.update(status="unsupported", error=_one_line(exc))
-                except Exception as exc:  # a failed case becomes a row, the sweep goes on
-                    row.update(status="failed", error=_one_line(exc))
-                results.append(row)
-            if hasattr(workload, "aggregate"):  # rows over the cases (agent: per task and per suite)
-                results += workload.aggregate(results)
+            for kind, payload in _events(cfg, path, out, point, worker):
+                if kind == "info":
+                    base.update(payload)
+                elif kind == "row":
+                    results.append(payload)
         except Exception as exc:
             if not isinstance(exc, (RuntimeError, OSError, ValueError)):
                 traceback.print_exc()
             done = {r["test"] for r in results}
-            status = "unsupported" if isinstance(exc, Unsupported) else "failed"
-            results += [{**c.columns(), "status": status, "error": _one_line(exc)}
-                        for c in cases if c.name not in done]
-        finally:
-            if backend is not None:
-                backend.stop()
+            status = ("unsupported" if isinstance(exc, Unsupported) else
+                      "crashed" if isinstance(exc, isolate.WorkerCrashed) else "failed")
+            error = str(exc) if isinstance(exc, (isolate.WorkerCrashed, isolate.PointFailed)) else one_line(exc)
+            results += [{**c.columns(), "status": status, "error": error} for c in cases if c.name not in done]
     samples = [(r["test"], r.pop("_samples", None)) for r in results]
     writer.append_rows(out, [{**base, **r, "peak_rss_mb": rss.mb} for r in results])
     for test, s in samples:
         if s is not None:
             writer.append_samples(out, {"run_id": run_id, "host": base["host"], "point": point, "test": test, **s})
-    failed = sum(r["status"] == "failed" for r in results)
+    failed = sum(r["status"] in FAILED for r in results)
     shown = [r for r in results if r.get("level") in (None, "suite") or r["status"] != "ok"]
     progress.point_done(label, ", ".join(_summary(r) for r in shown), failed > 0)
     return failed

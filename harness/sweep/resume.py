@@ -2,8 +2,8 @@
 
 A point is identified by its resolved configuration (every key but those below, which name the
 run rather than the measurement), written as point.json beside each job's rows. A point counts as
-finished when a shard of RUN_DIR holds it with no failed row (ok and unsupported rows count:
-unsupported is a property of the configuration); failed and unfinished points run again. The
+finished when a shard of RUN_DIR holds it with no failed or crashed row (ok and unsupported rows count:
+unsupported is a property of the configuration); failed, crashed and unfinished points run again. The
 resumed jobs are numbered after RUN_DIR's highest job, so no earlier shard is ever written to,
 and the merge keeps, per configuration, the shard with the highest number: every point once.
 """
@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.config.validate import ConfigError, resume_folder
 from harness.records.merge import POINT, shards
+from harness.records.schema import FAILED
 from harness.records.writer import RESULTS
 
 NOT_IDENTITY = ("resume", "results_dir", "run_name", "sweep", "fail_on_error")
@@ -40,13 +41,13 @@ def point_record(cfg: DictConfig) -> dict:
 
 
 def finished(run_dir: Path) -> dict[str, Path]:
-    """key -> the newest shard of run_dir holding that point with no failed row."""
+    """key -> the newest shard of run_dir holding that point with no failed or crashed row."""
     done: dict[str, Path] = {}
     for shard in shards(run_dir, nested=False):
         with (shard / RESULTS).open(newline="") as f:
             statuses = [r.get("status", "") for r in csv.DictReader(f)]
         rec = shard / POINT
-        if statuses and "failed" not in statuses and rec.is_file():
+        if statuses and not set(statuses) & set(FAILED) and rec.is_file():
             done[json.loads(rec.read_text())["key"]] = shard
     return done
 
@@ -94,7 +95,7 @@ def prepare(argv: list[str], points: list[DictConfig]) -> tuple[list[str], int]:
     done = finished(run_dir)
     todo = sum(key(p) not in done for p in points)
     print(f"resume: {len(points) - todo} of {len(points)} points already finished in {run_dir}; running {todo} "
-          "(failed and unfinished points run again)", file=sys.stderr, flush=True)
+          "(failed, crashed and unfinished points run again)", file=sys.stderr, flush=True)
     multirun = [] if any(a in ("-m", "--multirun") for a in argv) else ["-m"]
     return [*multirun, *argv, *overrides(run_dir)], todo
 
