@@ -104,7 +104,7 @@ COLUMNS: tuple[Column, ...] = (
     A("tool_ms", "float", "time in the tools, ms"),
     C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
     C("model_reused", "bool", "the model stayed loaded from the previous point"),
-    C("peak_rss_mb", "float", "peak resident memory of the process during the point, MiB"),
+    C("peak_rss_mb", "float", "peak resident memory of the process that ran the point (in-process: its worker), MiB"),
     C("bytes_per_token", "int", "tg: weight + KV bytes read per generated token (active experts only; from the GGUF)",
       only="tg, at report"),
     C("mem_bw_gbs", "float", "tg: memory bandwidth of the device, GB/s (CPU copy benchmark, known device or given)",

@@ -109,4 +109,4 @@ def problems(rows: pd.DataFrame) -> str:
         return ""
     shown = [c for c in ("point", "workload", "backend", "mode", "quant", "test") if c in bad.columns]
     return _table([*shown, "status", "error"],
-                  [[*(str(r[c]) for c in shown), r.status, str(r.error)[:120].replace("|", "/")] for _, r in bad.iterrows()])
+                  [[*(str(r[c]) for c in shown), r.status, str(r.error)[:400].replace("|", "/")] for _, r in bad.iterrows()])

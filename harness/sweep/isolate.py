@@ -107,14 +107,17 @@ class Worker:
     def run(self, cfg: Any, path: Path | None, point: int, log: Path) -> Iterator[Event]:
         """Run one point in the worker; its events as they come. WorkerCrashed if it dies."""
         config = OmegaConf.to_container(cfg, resolve=True)
-        self.jobs.send(("run", config, str(path) if path else None, point, str(log)))
         case, t_case = "the model load", time.monotonic()
         self.busy = True
+        try:
+            self.jobs.send(("run", config, str(path) if path else None, point, str(log)))
+        except OSError:  # it died between points
+            self.proc.wait()
         while True:
             event = self._next()
             if event is None:
                 code = self.proc.wait()
-                tail = " | ".join(log_tail(log))
+                tail = " | ".join(ln[:200] for ln in log_tail(log))
                 raise WorkerCrashed(
                     f"llama.cpp's process died: {describe_exit(code)} in {case} after "
                     f"{time.monotonic() - t_case:.1f} s; last llama.cpp log: {tail or 'none'}"

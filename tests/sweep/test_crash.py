@@ -115,3 +115,37 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(tmp_path):
     assert took < 10  # the sleeping worker is killed, not waited for
     assert list(read(tmp_path / "results.csv").status) == ["ok", "ok"]  # point 0, merged
     assert not left_behind(mark)
+
+
+def test_joblib_job_processes_isolate_their_points_too(tmp_path):
+    r = harness("bench", "-m", *FAST, "backend.n_batch=16,32", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                f"hydra.sweep.dir={tmp_path}", env={faults.ENV: "SIGSEGV,decode=3,point=0"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    df = read(tmp_path / "results.csv")
+    assert set(df[df.point == "0"].status) == {"crashed"} and set(df[df.point == "1"].status) == {"ok"}
+    assert (tmp_path / "report.md").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal that kills the worker is Linux's")
+def test_a_killed_sweep_leaves_no_worker(tmp_path):
+    mark = uuid.uuid4().hex
+    exe = Path(sys.executable).with_name("harness")
+    proc = subprocess.Popen([str(exe), "bench", *FAST, f"hydra.run.dir={tmp_path}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, faults.ENV: "sleep:60,decode=1", "HARNESS_TEST_MARK": mark})
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "llama.log").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = [p for p in left_behind(mark) if p.pid != proc.pid]
+        assert len(workers) == 1 and "harness.sweep.worker" in " ".join(workers[0].cmdline())
+        proc.kill()  # SIGKILL: no cleanup code of the sweep runs
+        proc.wait(30)
+        deadline = time.monotonic() + 10
+        while left_behind(mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not left_behind(mark)  # Linux: the worker's parent-death signal
