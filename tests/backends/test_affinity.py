@@ -72,6 +72,7 @@ def test_inprocess_backend_runs_pinned_and_unpins_when_the_point_ends(tiny_cfg, 
 
 def test_llama_server_gets_the_mask_as_its_own_flag(tiny_cfg, tmp_path):
     flags = frozenset({"-m", "-c", "-b", "-ub", "-lm", "-ngl", "-fa", "-t", "-np", "-C"})
-    pinned = model_args(tiny_cfg("backend.cpu_mask=0x2").backend, tmp_path / "m.gguf", flags)
+    # repack on: llama-server's default, no flag (this flag set has no -nr)
+    pinned = model_args(tiny_cfg("backend.cpu_mask=0x2", "backend.repack=true").backend, tmp_path / "m.gguf", flags)
     assert pinned[pinned.index("-C") + 1] == "0x2"
-    assert "-C" not in model_args(tiny_cfg().backend, tmp_path / "m.gguf", flags)
+    assert "-C" not in model_args(tiny_cfg("backend.repack=true").backend, tmp_path / "m.gguf", flags)
