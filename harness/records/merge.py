@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.records.schema import NAMES
+from harness.records.schema import LEGACY_VALUES, NAMES
 from harness.records.writer import RESULTS, SAMPLES
 
 POINT = "point.json"  # a shard's configuration and its key (sweep/resume.py writes it)
@@ -94,7 +94,16 @@ def load_run(path: Path) -> pd.DataFrame:
         merge(path)
     if not csv.is_file():
         raise FileNotFoundError(f"no results.csv (nor job shards jobs/*/{RESULTS}) in {path}")
-    return pd.read_csv(csv, dtype=str, keep_default_na=False)
+    return with_legacy_columns(pd.read_csv(csv, dtype=str, keep_default_na=False))
+
+
+def with_legacy_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before a configuration column existed get the value they were run with, so an
+    older run (a committed baseline) still matches a new one on CONFIG_KEYS."""
+    for col, (value, backends) in LEGACY_VALUES.items():
+        if col not in df.columns and "backend" in df.columns:
+            df[col] = [value if b in backends else "" for b in df.backend]
+    return df
 
 
 SAMPLE_KEY = ("run_id", "host", "point", "test")  # a samples record belongs to the row with these

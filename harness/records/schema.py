@@ -147,6 +147,9 @@ COLUMNS: tuple[Column, ...] = (
     C("harness_commit", "str", "git commit of the harness (+dirty)"),
 )
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+# Configuration columns added later: the value rows written before them were run with (llama.cpp's
+# default then) and the backends it applies to.
+LEGACY_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {"repack": ("True", ("inprocess", "http"))}
 FAILED = ("failed", "crashed")  # statuses of a point that did not finish: it runs again on resume, exit status 1
 # The configuration of a point: rows of two runs are the same point when these agree (gate, compare).
 CONFIG_KEYS: tuple[str, ...] = (
