@@ -2,12 +2,15 @@
 
     harness infer [--backend gpt-oss|inprocess] [--url URL] [--model-path GGUF] [--raw] [--tools]
                   [--model ID] [--max-tokens N] [--temperature T] [--reasoning-effort low|medium|high]
-                  [--workspace DIR] [--record] [--max-turns N] PROMPT...
+                  [--workspace DIR] [--record] [--max-turns N] [--unsafe-python] PROMPT...
 
 The final answer streams to stdout; tool activity (calls, results, errors) goes to stderr.
 --backend gpt-oss talks to a running server (--url, else $GPT_OSS_URL, else http://localhost:8000):
 Harmony prompts go to llama-server's /completion as token ids, --raw text to /v1/completions.
 --backend inprocess loads --model-path with llama-cpp-python.
+With the python tool, its containment level goes to stderr at start (and into a --record
+transcript); where the program's files cannot be contained it refuses to start, one line,
+unless --unsafe-python.
 """
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--record", action="store_true", help="write rlog/1 + JSONL under WORKSPACE/docs/logs/YYYYMMDD/")
     ap.add_argument("--max-turns", type=int, default=8)
     ap.add_argument("--n-ctx", type=int, default=8192, help="--backend inprocess: context size")
+    ap.add_argument("--unsafe-python", action="store_true",
+                    help="run the python tool even where it cannot hide your files from the program")
     return ap
 
 
@@ -112,15 +117,28 @@ def _activity(kind: str, msg: Any, info: dict[str, Any]) -> None:
               file=sys.stderr, flush=True)
 
 
-def _harmony(backend: Any, prompt: str, a: argparse.Namespace) -> int:
-    from harness.agent.session import Session
+def _toolset(a: argparse.Namespace) -> Any:
+    """The tools asked for; the python tool's containment level on stderr (it may refuse: SandboxError)."""
     from harness.agent.toolbox import make_toolset
+    from harness.agent.tools.python_tool import containment_line
+    workspace = Path(a.workspace).expanduser().resolve()
+    toolset = make_toolset([t for t in (a.tools or "").split(",") if t], workspace, unsafe_python=a.unsafe_python)
+    for tool in toolset.tools:
+        if tool.name == "python":
+            print(f"[python] {containment_line(tool.sandbox.containment)}", file=sys.stderr, flush=True)
+    return toolset
+
+
+def _harmony(backend: Any, toolset: Any, prompt: str, a: argparse.Namespace) -> int:
+    from harness.agent.session import Session
     from harness.agent.transcript import Transcript
     from harness.harmony import HarmonyOptions
 
     workspace = Path(a.workspace).expanduser().resolve()
-    toolset = make_toolset([t for t in (a.tools or "").split(",") if t], workspace)
     transcript = Transcript(workspace, model=a.model, cwd=Path.cwd()) if a.record else None
+    python = next((t for t in toolset.tools if t.name == "python"), None)
+    if python is not None and transcript is not None:
+        transcript.state("python", {"containment": python.level})
 
     def on_message(kind: str, msg: Any, info: dict[str, Any]) -> None:
         _activity(kind, msg, info)
@@ -164,11 +182,17 @@ def main(argv: list[str]) -> int:
     if not prompt.strip():
         print("harness infer: error: empty prompt: give it as arguments or on stdin", file=sys.stderr)
         return 2
+    from harness.agent.tools.sandbox import SandboxError
+    try:
+        toolset = None if a.raw else _toolset(a)
+    except SandboxError as exc:  # UncontainedError included: one line, no traceback
+        print(f"harness infer: error: {exc}", file=sys.stderr)
+        return 2
     from harness.backends.http import HttpBackendError
     backend = make_backend(a)
     try:
         backend.start()
-        return _raw(backend, prompt, a) if a.raw else _harmony(backend, prompt, a)
+        return _raw(backend, prompt, a) if a.raw else _harmony(backend, toolset, prompt, a)
     except HttpBackendError as exc:
         print(f"harness infer: error: {exc}", file=sys.stderr)
         return 1

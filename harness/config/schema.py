@@ -102,6 +102,7 @@ class WorkloadConfig:
     max_turns: int = 0                  # agent: 0 = each task's own max_turns
     corpus: Optional[str] = None        # agent: the browser's offline corpus; default: the shipped one
     python_timeout_s: float = 30.0      # agent: the python tool's wall-clock limit
+    unsafe_python: bool = False         # agent: run the python tool even where it cannot hide the user's files
 
 
 @dataclass

@@ -98,6 +98,8 @@ COLUMNS: tuple[Column, ...] = (
     A("tool_calls", "int", "tool calls made"),
     A("invalid_calls", "int", "calls to an unknown tool, with invalid JSON or schema-violating arguments"),
     A("valid_call_rate", "float", "(tool_calls - invalid_calls) / tool_calls"),
+    A("python_containment", "str", "the python tool's containment level in force (e.g. fs+net+pid+mem+procs; "
+      "tasks that offer python)"),
     A("call_errors", "str", "JSON of call errors by kind (unknown_tool, invalid_json, invalid_args, "
       "tool_error, timeout)"),
     A("model_ms", "float", "time in the model (all turns' completions), ms"),

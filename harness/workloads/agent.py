@@ -6,6 +6,10 @@ verifiers. Rows: one per task x trial (level=trial), then `aggregate()` adds one
 (level=task: success rate, pass@k and pass^k over the trials) and one for the suite (level=suite).
 A harness or infrastructure error (the backend failed, a verifier crashed) is counted in
 `infra_errors` and the trial is left out of success and pass@k: it is not the model's failure.
+With python among the tasks' tools, the python tool's containment is checked when the workload
+is built: where the program's files cannot be contained it refuses (UncontainedError, one line)
+unless workload.unsafe_python=true; each trial row of a task with python records the level in
+force (`python_containment`).
 """
 from __future__ import annotations
 
@@ -57,6 +61,11 @@ class AgentWorkload:
     def __init__(self, cfg: Any, backend: Any) -> None:
         self.cfg, self.w, self.backend = cfg, cfg.workload, backend
         self.tasks = load_tasks(self.w)
+        self.python_level = ""
+        if backend is not None and any("python" in t.tools for t in self.tasks):
+            from harness.agent.tools.python_tool import PythonTool
+            self.python_level = PythonTool(timeout_s=self.w.python_timeout_s,
+                                           unsafe=bool(self.w.unsafe_python)).level
 
     def cases(self) -> list[AgentCase]:
         return [AgentCase(t, i) for t in self.tasks for i in range(self.w.trials)]
@@ -70,7 +79,8 @@ class AgentWorkload:
     def _episode(self, task: Task, trial: int, ws: Path) -> tuple[SessionResult, Any, list[Any], float]:
         w = self.w
         corpus = Path(w.corpus).expanduser() if w.corpus else None
-        toolset = make_toolset(task.tools, ws, corpus=corpus, python_timeout_s=w.python_timeout_s)
+        toolset = make_toolset(task.tools, ws, corpus=corpus, python_timeout_s=w.python_timeout_s,
+                               unsafe_python=bool(w.unsafe_python))
         session = Session(self.backend, toolset, self._options(task),
                           max_turns=w.max_turns or task.max_turns, max_tokens=w.max_tokens,
                           temperature=w.temperature, seed=w.seed + trial)
@@ -106,7 +116,8 @@ class AgentWorkload:
                "n_gen": sum(t.completion_tokens for t in turns),
                "model_ms": sum(t.model_ms for t in turns), "tool_ms": sum(t.tool_ms for t in turns),
                "ttft_ms": _mean([t.ttft_ms for t in turns]), "e2e_ms": e2e_ms,
-               **{f"dev_{k}": dev.get(k, 0) for k in DEVIATIONS}}
+               **{f"dev_{k}": dev.get(k, 0) for k in DEVIATIONS},
+               **({"python_containment": self.python_level} if "python" in task.tools else {})}
         row["_samples"] = {"task_id": task.id, "trial": case.trial, "final": outcome.final,
                            "verdicts": [{"passed": v.passed, "reason": v.reason} for v in verdicts],
                            "turns": [{"prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens,

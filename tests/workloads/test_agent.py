@@ -32,6 +32,10 @@ def test_reference_policy_scores_100_percent(tmp_path, backend):
     # the references carry one bare recipient and one function call on analysis, on purpose
     assert s.dev_recipient_without_prefix == 2 and s.dev_tool_call_on_analysis == 2
     assert (trials.model_ms > 0).all() and (trials.e2e_ms >= trials.model_ms).all()
+    # the python tool's containment in force, on the rows of tasks that offer python only
+    with_python = trials[trials.task_id.str.startswith("py_")]
+    assert len(with_python) and with_python.python_containment.str.startswith("fs+").all()
+    assert set(trials[trials.python_containment.isna() | (trials.python_containment == "")].task_id) >= {"ui_create_logs"}
     samples = [json.loads(ln) for ln in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 2 * N_TASKS and all(s["verdicts"] and s["turns"] for s in samples)
 

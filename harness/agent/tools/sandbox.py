@@ -5,17 +5,21 @@ of a few allowlisted variables (no API keys, no tokens), a wall-clock timeout af
 whole process group is killed, and per-process limits (CPU seconds, address space, file size,
 open files, processes). On Linux it also gets, where the OS allows, a network namespace of its
 own (no interfaces up: no network, not even loopback) and a PID namespace (when the program ends,
-everything it started dies with it); started as root, the program runs as `nobody`.
+everything it started dies with it); started as root, the program runs as `nobody`. There it
+also gets a filesystem view of its own (sandbox_fs.py, in a private mount namespace): the
+system's libraries and the Python installation read-only, /dev basics, its own /proc, and a
+size-limited private /tmp holding its working folder; no home folder, no workspace, nothing of
+other users. Without that view the python tool refuses to start unless told `unsafe`.
 
 What holds on this machine is measured once per set of limits by `probe`: it starts the sandbox
 in the strongest set-up first and falls back while a set-up fails, then runs code inside that
-tries to reach a loopback server, map more memory than allowed and fork more than allowed.
+tries to reach a loopback server, map more memory than allowed, fork more than allowed and read
+a world-readable file outside its view.
 """
 from __future__ import annotations
 
 import json
 import os
-import selectors
 import shutil
 import socket
 import subprocess
@@ -29,9 +33,12 @@ from typing import Any
 
 import psutil
 
+from harness.agent.tools import sandbox_cgroup
 from harness.agent.tools.sandbox_entry import CLONE_NEWPID, SETUP_FAILED
+from harness.agent.tools.sandbox_fs import SEATBELT, seatbelt_argv
+from harness.agent.tools.sandbox_io import Captured, Pipes
 
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
 NOBODY = (65534, 65534)
 ENTRY = Path(__file__).with_name("sandbox_entry.py")
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -53,9 +60,15 @@ class Limits:
     max_procs: int = 32  # processes and threads the program may start
     file_mb: int = 64
     open_files: int = 256
+    disk_mb: int = 256  # the private /tmp (working folder included) of a filesystem view, in all
+    total_memory_mb: int | None = None  # all processes together (a memory cgroup); None: memory_mb + disk_mb
     output_bytes: int = 20_000  # of stdout and of stderr each; past it the middle is cut
     cpu_s: int | None = None  # None: the timeout rounded up, plus 1 s, so the wall clock ends a busy loop
     # first (a loop's CPU time never passes its wall time); the CPU limit stops multi-threaded burners
+
+    @property
+    def total_mb(self) -> int:
+        return self.total_memory_mb or self.memory_mb + self.disk_mb
 
     @property
     def cpu_seconds(self) -> int:
@@ -79,6 +92,12 @@ class Setup:
     unshare: int = 0
     drop_to: tuple[int, int] | None = None
     read_all: bool = False
+    seatbelt: bool = False  # macOS: run under sandbox-exec (sandbox_fs.seatbelt_argv)
+    cgroup: bool = False  # in a memory cgroup of its own (sandbox_cgroup): a total memory limit
+
+    @property
+    def own_view(self) -> bool:
+        return bool(self.unshare & CLONE_NEWNS) or self.seatbelt
 
 
 @dataclass(frozen=True)
@@ -90,19 +109,22 @@ class Containment:
     memory_limited: bool
     procs_limited: bool
     cpu_limited: bool
+    files_hidden: bool = False  # the program cannot read a world-readable file outside its view
+    failed: str = ""  # why stronger set-ups failed to start, when the probe fell back
+    total_memory_limited: bool = False  # its processes are in a memory cgroup of their own
 
     @property
     def reaps_leftovers(self) -> bool:
         """Processes the program leaves behind (even in a new session) die when it ends."""
         return bool(self.setup.unshare & CLONE_NEWPID)
 
-
-@dataclass(frozen=True)
-class Captured:
-    """Output kept from one stream: its head and tail, `cut` bytes of the middle left out."""
-
-    text: str
-    cut: int
+    @property
+    def level(self) -> str:
+        """What holds, e.g. `fs+net+pid+mem+procs`, or `none`: recorded with transcripts and rows."""
+        held = [("fs", self.files_hidden), ("net", self.network_cut), ("pid", self.reaps_leftovers),
+                ("mem", self.memory_limited), ("memtotal", self.total_memory_limited),
+                ("procs", self.procs_limited)]
+        return "+".join(name for name, ok in held if ok) or "none"
 
 
 @dataclass(frozen=True)
@@ -114,31 +136,7 @@ class Outcome:
     timed_out: bool
     cpu_s: float  # user + system time of the program and the children it waited for
     wall_s: float
-
-
-class _Capture:
-    """Keeps the first 3/4 and the last 1/4 of `limit` bytes of a stream, and counts the rest."""
-
-    def __init__(self, limit: int) -> None:
-        self.head_max, self.tail_max = limit - limit // 4, limit // 4
-        self.head, self.tail, self.total = bytearray(), bytearray(), 0
-
-    def add(self, data: bytes) -> None:
-        self.total += len(data)
-        room = self.head_max - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        self.tail += data
-        if len(self.tail) > self.tail_max:
-            del self.tail[:len(self.tail) - self.tail_max]
-
-    def result(self) -> Captured:
-        cut = self.total - len(self.head) - len(self.tail)
-        text = self.head.decode("utf-8", "replace")
-        if cut:
-            text += f"\n[... {cut} bytes cut ...]\n"
-        return Captured(text + self.tail.decode("utf-8", "replace"), cut)
+    oom_killed: bool = False  # the total memory limit (cgroup) ended one of its processes
 
 
 def _env(home: str) -> dict[str, str]:
@@ -207,86 +205,51 @@ class Sandbox:
         return _run(self.containment.setup, self.limits, argv, stdin)
 
 
+def _python_paths() -> list[str]:
+    """What the view shows of the Python installation (read-only): the prefixes, the venv."""
+    paths = [sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))]
+    return list(dict.fromkeys(p for p in paths if p and p != "/" and os.path.isdir(p)))  # "/": never all
+
+
 def _run(setup: Setup, limits: Limits, argv: list[str], stdin: bytes) -> Outcome:
-    workdir = tempfile.mkdtemp(prefix="harness-python-")
+    workdir = tempfile.mkdtemp(prefix="harness-python-")  # with a view: the mount point of its root
+    inner = f"/tmp/{os.path.basename(workdir)}" if setup.unshare & CLONE_NEWNS else workdir
+    group = sandbox_cgroup.create(limits.total_mb) if setup.cgroup else None
     try:
+        if setup.cgroup and group is None:
+            raise SandboxError("no memory cgroup can be made here")
         if setup.drop_to:
             os.chown(workdir, *setup.drop_to)
+        fs = {"root": workdir, "workdir": inner, "ro": _python_paths(), "disk_mb": limits.disk_mb}
+        if setup.seatbelt:
+            argv = seatbelt_argv(workdir, fs["ro"], argv)
         config = {"unshare": setup.unshare, "drop_to": setup.drop_to, "read_all": setup.read_all,
-                  "limits": limits.rlimits(_nproc(setup, limits)), "argv": argv}
+                  "limits": limits.rlimits(_nproc(setup, limits)), "argv": argv,
+                  "fs": fs if setup.unshare & CLONE_NEWNS else None, "cgroup": group}
         proc = subprocess.Popen([sys.executable, "-I", "-S", str(ENTRY), json.dumps(config)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=workdir, env=_env(workdir), start_new_session=True)
+                                cwd=workdir, env=_env(inner), start_new_session=True)
         try:
             outcome = _drive(proc, stdin, limits)
         finally:
             if proc.returncode is None:  # _drive did not get to reap it
                 _kill_group(proc.pid)
                 proc.wait()
+        if group is not None:
+            outcome = replace(outcome, oom_killed=sandbox_cgroup.oom_killed(group))
     finally:
         _remove_tree(workdir)
+        if group is not None:
+            sandbox_cgroup.remove(group)
     if outcome.exit_code == 125 and outcome.stderr.text.startswith(SETUP_FAILED):
         raise SandboxError(outcome.stderr.text[len(SETUP_FAILED):].strip())
     return outcome
 
 
-class _Pipes:
-    """The program's stdin (fed from a buffer) and its stdout and stderr (captured), non-blocking."""
-
-    def __init__(self, proc: subprocess.Popen, stdin: bytes, limit: int) -> None:
-        assert proc.stdin and proc.stdout and proc.stderr
-        self.stdin, self.pending = proc.stdin, memoryview(stdin)
-        self.streams = (proc.stdin, proc.stdout, proc.stderr)
-        self.out, self.err = _Capture(limit), _Capture(limit)
-        self.sel = selectors.DefaultSelector()
-        for stream, capture in ((proc.stdout, self.out), (proc.stderr, self.err)):
-            os.set_blocking(stream.fileno(), False)
-            self.sel.register(stream, selectors.EVENT_READ, capture)
-        if self.pending:
-            os.set_blocking(self.stdin.fileno(), False)
-            self.sel.register(self.stdin, selectors.EVENT_WRITE)
-        else:
-            self.stdin.close()
-
-    @property
-    def reading(self) -> bool:
-        return any(key.fileobj is not self.stdin for key in self.sel.get_map().values())
-
-    def pump(self, timeout: float) -> None:
-        """Move data for up to `timeout` seconds."""
-        if not self.sel.get_map():
-            time.sleep(timeout)
-            return
-        for key, _ in self.sel.select(timeout):
-            if key.fileobj is self.stdin:
-                self._write()
-                continue
-            data = os.read(key.fd, 1 << 16)
-            if data:
-                key.data.add(data)
-            else:
-                self.sel.unregister(key.fileobj)
-
-    def _write(self) -> None:
-        try:
-            self.pending = self.pending[os.write(self.stdin.fileno(), self.pending):]
-        except BlockingIOError:
-            return
-        except BrokenPipeError:  # the program stopped reading
-            self.pending = self.pending[:0]
-        if not self.pending:
-            self.sel.unregister(self.stdin)
-            self.stdin.close()
-
-    def close(self) -> None:
-        self.sel.close()
-        for stream in self.streams:
-            stream.close()
-
-
 def _drive(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> Outcome:
     """Feed stdin, collect output until the program ends or times out, then reap it."""
-    pipes = _Pipes(proc, stdin, limits.output_bytes)
+    pipes = Pipes(proc, stdin, limits.output_bytes)
     start = time.monotonic()
     ended, timed_out, reaped = None, False, None
     try:
@@ -345,6 +308,15 @@ for _ in range(PROCS):
 os.close(w)
 for _ in range(children):
     os.wait()
+try:
+    open(CANARY).close()
+    report["files"] = False
+except OSError:
+    report["files"] = True
+try:
+    report["cgroup"] = "harness-python-" in open("/proc/self/cgroup").read()
+except OSError:
+    report["cgroup"] = False
 report["cpu"] = resource.getrlimit(resource.RLIMIT_CPU)[0] != resource.RLIM_INFINITY
 print(json.dumps(report))
 """
@@ -353,12 +325,12 @@ print(json.dumps(report))
 def candidates() -> list[Setup]:
     """The set-ups to try, strongest first."""
     if not sys.platform.startswith("linux"):
-        return [Setup()]
-    ns = CLONE_NEWNET | CLONE_NEWPID
+        return [Setup(seatbelt=True), Setup()] if os.path.exists(SEATBELT) else [Setup()]
+    ns, view = CLONE_NEWNET | CLONE_NEWPID, CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS
     if os.geteuid() == 0:
-        return [Setup(ns, NOBODY), Setup(ns, NOBODY, True), Setup(ns),
-                Setup(0, NOBODY), Setup(0, NOBODY, True), Setup()]
-    return [Setup(ns | CLONE_NEWUSER), Setup()]
+        return [Setup(view, NOBODY), Setup(view, NOBODY, True), Setup(ns, NOBODY), Setup(ns, NOBODY, True),
+                Setup(ns), Setup(0, NOBODY), Setup(0, NOBODY, True), Setup()]
+    return [Setup(view | CLONE_NEWUSER), Setup(ns | CLONE_NEWUSER), Setup()]
 
 
 @lru_cache(maxsize=8)
@@ -366,22 +338,28 @@ def probe(limits: Limits, setups: tuple[Setup, ...] | None = None) -> Containmen
     """The first set-up that starts, and what it contains, measured by running code inside it."""
     probe_limits = replace(limits, timeout_s=max(limits.timeout_s, 10.0))
     errors = []
-    with socket.socket() as server:
+    with socket.socket() as server, tempfile.TemporaryDirectory(prefix="harness-probe-") as outside:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
+        canary = Path(outside, "canary")
+        canary.write_text("outside the view\n")
+        os.chmod(outside, 0o755)
+        canary.chmod(0o644)
         code = (_PROBE.replace("PORT", str(server.getsockname()[1]))
                 .replace("MEMORY", str((limits.memory_mb + 64) << 20))
-                .replace("PROCS", str(limits.max_procs + 4)))
-        for setup in setups or candidates():
+                .replace("PROCS", str(limits.max_procs + 4)).replace("CANARY", repr(str(canary))))
+        for setup in setups or [v for s in candidates() for v in (replace(s, cgroup=True), s)]:
             try:
                 outcome = _run(setup, probe_limits, [sys.executable, "-I", "-"], code.encode())
             except SandboxError as exc:
-                errors.append(str(exc))
+                errors.append(str(exc) if not setup.cgroup else "")
                 continue
             try:
                 report = json.loads(outcome.stdout.text)
             except ValueError:
                 raise SandboxError(f"the probe failed: {outcome.stderr.text.strip()[-300:]}") from None
             return Containment(setup, network_cut=not report["network"], memory_limited=report["memory"],
-                               procs_limited=report["procs"], cpu_limited=report["cpu"])
-    raise SandboxError("; ".join(errors))
+                               procs_limited=report["procs"], cpu_limited=report["cpu"],
+                               files_hidden=report["files"], failed=next(filter(None, errors), ""),
+                               total_memory_limited=setup.cgroup and report["cgroup"])
+    raise SandboxError("; ".join(filter(None, errors)))

@@ -3,11 +3,15 @@
 Run as a script (standard library only, before any code of the model runs) by `sandbox.Sandbox`:
 `python -I -S sandbox_entry.py CONFIG`, CONFIG a JSON object:
 
-    unshare  clone flags for unshare(2): 0, or CLONE_NEWNET|CLONE_NEWPID (+ CLONE_NEWUSER unprivileged)
+    unshare  clone flags for unshare(2): 0, or CLONE_NEWNET|CLONE_NEWPID (+ CLONE_NEWUSER unprivileged,
+             which maps the user to nobody, 65534, inside; + CLONE_NEWNS with `fs`)
     drop_to  [uid, gid] to become before the program runs (when started as root), or null
     read_all keep CAP_DAC_READ_SEARCH after drop_to (when the interpreter is out of its reach)
     limits   {"RLIMIT_AS": [soft, hard], ...}, lowered to fit the current hard limits
     argv     the program
+    cgroup   null, or a cgroup folder this process joins first (a total memory limit)
+    fs       null, or {"root", "workdir", "ro", "disk_mb"}: the program's own filesystem view, built
+             by `sandbox_fs.enter` in the program's process before it drops privileges
 
 With CLONE_NEWPID this process forks a small init, pid 1 of a new PID namespace, which forks the
 program (pid 2: unlike pid 1, it can signal itself), reaps orphans, and on the program's end
@@ -25,7 +29,8 @@ import signal
 import sys
 
 SETUP_FAILED = "sandbox setup failed:"
-CLONE_NEWPID = 0x20000000
+CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
+NOBODY = 65534
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE = 47, 2
 CAP_DAC_READ_SEARCH = 2
@@ -87,6 +92,30 @@ def set_limits(limits: dict[str, list[int]]) -> None:
             pass  # not settable here (macOS: RLIMIT_AS); the probe reports what holds
 
 
+def map_to_nobody(uid: int, gid: int) -> None:
+    """In a new user namespace: be nobody (65534) inside, the user outside. Files the program
+    creates in the view's tmpfs need a mapped uid; it is not 0, so exec drops the capabilities."""
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{NOBODY} {uid} 1"),
+                           ("gid_map", f"{NOBODY} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+    except OSError as exc:
+        fail(f"user namespace id map: {exc}")
+
+
+def enter_view(fs: dict, owner: list[int] | None) -> None:
+    """Make the program's filesystem view its root (see sandbox_fs)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sandbox_fs  # noqa: PLC0415  (a sibling file: this script runs with -I, outside the package)
+    try:
+        sandbox_fs.enter(fs["root"], fs["workdir"], fs["ro"], fs["disk_mb"], tuple(owner) if owner else None)
+    except OSError as exc:
+        fail(f"filesystem view: {exc.strerror if exc.filename is None and exc.strerror else exc}")
+    except Exception as exc:  # noqa: BLE001  (a setup failure, never a traceback)
+        fail(f"filesystem view: {type(exc).__name__}: {exc}")
+
+
 def end_as(status: int) -> None:
     """Exit the way a wait status says: the same exit status, or the same signal."""
     if os.WIFSIGNALED(status):
@@ -129,11 +158,22 @@ def fork_into_namespace() -> None:
 def main() -> None:
     config = json.loads(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if config.get("cgroup"):
+        try:
+            with open(os.path.join(config["cgroup"], "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError as exc:
+            fail(f"joining the memory cgroup: {exc}")
     flags = config["unshare"]
+    uid, gid = os.getuid(), os.getgid()
     if flags:
         check(libc().unshare(flags), f"unshare({flags:#x})")
+    if flags & CLONE_NEWUSER:
+        map_to_nobody(uid, gid)
     if flags & CLONE_NEWPID:
         fork_into_namespace()
+    if config.get("fs"):
+        enter_view(config["fs"], config["drop_to"])
     if config["drop_to"]:
         drop_privileges(*config["drop_to"], config["read_all"])
     if sys.platform.startswith("linux"):

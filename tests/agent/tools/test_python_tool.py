@@ -207,6 +207,6 @@ def test_empty_code_and_json_wrapped_code(tools: Toolset) -> None:
 def test_plain_fallback_still_kills_the_process_group(marker: str) -> None:
     limits = Limits(timeout_s=TIMEOUT)
     plain = probe(limits, (Setup(),))  # no namespaces, no user change: what macOS gets
-    tools = Toolset([PythonTool(timeout_s=TIMEOUT, containment=plain)])
+    tools = Toolset([PythonTool(timeout_s=TIMEOUT, containment=plain, unsafe=True)])
     code = f"import os\nif os.fork() == 0:\n    os.execv('/bin/sleep', ['sleep', '{marker}'])\nwhile True:\n    pass\n"
     assert tools.call("python", code).error == "timeout"
