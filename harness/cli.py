@@ -16,7 +16,8 @@ commands:
   models prepare [overrides...] build the models a config names (if missing), print each GGUF path
   report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs; the job
                                 shards at any depth below RUN_DIR (several hosts' sweeps) merge first
-  gate --baseline B --current C fail (exit 1) on a significant regression; 0 pass, 2 usage error
+  gate --baseline B --current C fail (exit 1) on a significant regression or a missing point; 0 pass,
+                                2 nothing matched or a usage error
   compare RUN_DIR RUN_DIR...    side-by-side tables and figures, ratios to the first run [--out DIR]
   import-llama-bench FILE       llama-bench's json/jsonl/csv/md output as a run folder [--out RUN_DIR]
   infer [options] PROMPT        run a prompt on gpt-oss (raw or Harmony, with the local tools)
@@ -107,12 +108,14 @@ def gate(argv: list[str]) -> int:
                     help="a threshold of its own for tests whose name starts with TEST (tg=0.35: tg128, ...)")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level of the Mann-Whitney U test")
     ap.add_argument("--ignore", nargs="*", default=[], help="configuration columns not to match on")
+    ap.add_argument("--allow-missing", action="store_true",
+                    help="pass although points of the baseline are missing from the current run")
     ap.add_argument("--any-machine", action="store_true",
                     help="gate even when the runs come from different machine classes")
     a = _parse(ap, argv)
     if isinstance(a, int):
         return a
-    from harness.gate.checks import compare, load, summary
+    from harness.gate.checks import NothingMatched, check_matched, compare, failed, load, summary
     from harness.gate.machine import machine_class, run_env
     envs = [run_env(Path(p)) for p in (a.baseline, a.current)]
     if not a.any_machine and all(envs) and machine_class(envs[0]) != machine_class(envs[1]):
@@ -138,8 +141,13 @@ def gate(argv: list[str]) -> int:
     except FileNotFoundError as exc:
         return _fail(str(exc))
     checks = compare(base, cur, a.metric, a.threshold, a.alpha, tuple(a.ignore), per_test)
-    print(summary(checks, a.threshold, a.alpha, per_test))
-    return 1 if any(c.verdict == "regression" for c in checks) else 0
+    try:
+        check_matched(checks, base, cur, tuple(a.ignore))
+    except NothingMatched as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(summary(checks, a.threshold, a.alpha, per_test, a.allow_missing))
+    return 1 if failed(checks, a.allow_missing) else 0
 
 
 def infer(argv: list[str]) -> int:

@@ -1,6 +1,7 @@
 """Match two runs' points on their configuration; flag a regression only when the change is both
 larger than the threshold and significant on the per-repetition samples (one-sided Mann-Whitney U,
-as asv does). Improvements, new and missing points are reported, never failed."""
+as asv does). Improvements and new points are reported, never failed; a baseline point missing from
+the current run fails unless allowed, and runs that share no point cannot pass (NothingMatched)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -90,12 +91,45 @@ def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", thres
     return checks
 
 
-def summary(checks: list[Check], threshold: float, alpha: float, per_test: dict[str, float] | None = None) -> str:
+MATCHED = ("regression", "improvement", "unchanged")
+
+
+class NothingMatched(ValueError):
+    """The two runs share no point: a gate over them would judge nothing."""
+
+
+def differing_columns(base: pd.DataFrame, cur: pd.DataFrame, ignore: tuple[str, ...] = ()) -> list[str]:
+    """'col (baseline a, b; current c)' for each configuration column whose values differ between the runs."""
+    out = []
+    for k in (k for k in KEYS if k not in ignore and k != "test"):
+        b = sorted(set(base[k])) if k in base.columns else [""]
+        c = sorted(set(cur[k])) if k in cur.columns else [""]
+        if b != c:
+            show = lambda vs: ", ".join(v or "(empty)" for v in vs[:4]) + (", ..." if len(vs) > 4 else "")  # noqa: E731
+            out.append(f"{k} (baseline {show(b)}; current {show(c)})")
+    return out
+
+
+def check_matched(checks: list[Check], base: pd.DataFrame, cur: pd.DataFrame, ignore: tuple[str, ...] = ()) -> None:
+    """NothingMatched (one line naming the configuration columns that differ) when no point was compared."""
+    if not any(c.verdict in MATCHED for c in checks):
+        cols = differing_columns(base, cur, ignore) or ["test (no test name in common)"]
+        raise NothingMatched(f"gate: the runs share no point, so nothing was compared; the configuration columns "
+                             f"that differ: {'; '.join(cols)} (--ignore COL matches across one)")
+
+
+def failed(checks: list[Check], allow_missing: bool = False) -> bool:
+    """A regression, or a baseline point the current run lacks (unless allowed)."""
+    return any(c.verdict == "regression" or (c.verdict == "missing" and not allow_missing) for c in checks)
+
+
+def summary(checks: list[Check], threshold: float, alpha: float, per_test: dict[str, float] | None = None,
+            allow_missing: bool = False) -> str:
     """A markdown summary for CI logs."""
     counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "improvement", "unchanged", "new",
                                                                  "missing")}
     own = "".join(f", {k}*: {v:.0%}" for k, v in (per_test or {}).items())
-    head = (f"**gate: {'FAIL' if counts['regression'] else 'pass'}** (threshold {threshold:.0%}{own}, alpha {alpha}): "
+    head = (f"**gate: {'FAIL' if failed(checks, allow_missing) else 'pass'}** (threshold {threshold:.0%}{own}, alpha {alpha}): "
             + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
     lines = [head, "", "| verdict | point | baseline | current | change | p |", "|---|---|---:|---:|---:|---:|"]
     fmt = lambda x, f: "" if x is None else format(x, f)  # noqa: E731

@@ -1,6 +1,8 @@
 """The regression gate: statistics on known samples, and the CLI on real runs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from cli_runner import harness
@@ -50,8 +52,12 @@ def test_cli_passes_a_run_against_itself_and_fails_a_real_slowdown(tmp_path):
     better = harness("gate", "--baseline", f"{tmp_path}/slow", "--current", f"{tmp_path}/base",
                      "--ignore", "n_batch", "n_ubatch")
     assert better.returncode == 0 and "| improvement |" in better.stdout
+    # runs that share no point cannot pass: one line naming the columns that differ, exit 2
     unmatched = harness("gate", "--baseline", f"{tmp_path}/base", "--current", f"{tmp_path}/slow")
-    assert unmatched.returncode == 0 and "new" in unmatched.stdout and "missing" in unmatched.stdout
+    lines = unmatched.stderr.strip().splitlines()
+    assert unmatched.returncode == 2 and len(lines) == 1 and "Traceback" not in unmatched.stderr
+    assert "share no point" in lines[0] and "n_batch (baseline 256; current 8)" in lines[0]
+    assert "n_ubatch (baseline 256; current 8)" in lines[0] and "n_ctx" not in lines[0]
     bad = harness("gate", "--baseline", f"{tmp_path}/nope", "--current", f"{tmp_path}/base")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
@@ -80,3 +86,16 @@ def test_a_bad_per_test_threshold_is_one_line(tmp_path):
     r = harness("gate", "--baseline", str(tmp_path), "--current", str(tmp_path), "--threshold-for", "tg=lots")
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and "tg=lots" in lines[0], r.stderr
+
+
+def test_a_baseline_point_missing_now_fails_unless_allowed(tmp_path):
+    import shutil
+    base = Path(__file__).resolve().parents[2] / "results" / "baselines" / "cpu-amd-epyc-2c"
+    cur = shutil.copytree(base, tmp_path / "cur")
+    rows = pd.read_csv(cur / "results.csv", dtype=str, keep_default_na=False)
+    rows[rows.test != "tg128"].to_csv(cur / "results.csv", index=False)  # tg128 no longer measured
+    args = ["gate", "--baseline", str(base), "--current", str(cur), "--metric", "best_ts"]
+    strict = harness(*args)
+    assert strict.returncode == 1 and "gate: FAIL" in strict.stdout and "| missing |" in strict.stdout
+    allowed = harness(*args, "--allow-missing")
+    assert allowed.returncode == 0 and "gate: pass" in allowed.stdout and "1 missing" in allowed.stdout
