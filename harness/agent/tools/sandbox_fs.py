@@ -84,6 +84,9 @@ def enter(root: str, workdir: str, ro: list[str], disk_mb: int, owner: tuple[int
     os.umask(0o022)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    # /tmp first: a Python installation that lives under /tmp (a checkout there) is bound inside it
+    os.makedirs(f"{root}/tmp")
+    _mount("tmpfs", f"{root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_mb}m,mode=1777")
     done: list[str] = []
     for path in list(SYSTEM_DIRS) + [os.path.realpath(p) for p in ro] + list(ro):
         if os.path.islink(path):
@@ -107,8 +110,6 @@ def enter(root: str, workdir: str, ro: list[str], disk_mb: int, owner: tuple[int
         _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
         pass  # refused (a masked host /proc): the view then has an empty /proc
-    os.makedirs(f"{root}/tmp")
-    _mount("tmpfs", f"{root}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_mb}m,mode=1777")
     os.mkdir(root + workdir, 0o700)
     if owner:
         os.chown(root + workdir, *owner)
