@@ -23,14 +23,13 @@ from typing import Any, Callable, Iterable
 from harness.backends.orphans import describe_exit
 
 AUTO = "auto"
-CHOICES = (True, False, AUTO)
 PROBE_TIMEOUT_S = 300.0
 PROBE_PROMPT, PROBE_GEN = 64, 4
 
 
 def parse(value: Any) -> bool | str:
     """true/false/auto from a config value (YAML and overrides give bools; strings are accepted)."""
-    if isinstance(value, bool) or value == AUTO:
+    if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
     if text in ("true", "1", "on", "yes"):

@@ -83,10 +83,7 @@ def launch(argv: list[str], user_argv: list[str] | None = None) -> int:
     sys.argv = ["harness bench", *argv]
     try:
         main()
-    except KeyboardInterrupt:
-        isolate.release()
-        from harness.backends.server import release_server
-        release_server()
+    except KeyboardInterrupt:  # the finally below stops the worker and the server
         return _interrupted(user_argv if user_argv is not None else argv)
     finally:
         sys.argv = saved

@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from harness import workloads
+from harness.backends import repack
 from harness.backends.base import Unsupported
 from harness.config.schema import REPLAY_BACKENDS
 from harness.config.validate import validate
@@ -46,7 +47,7 @@ REPACK_BACKENDS = ("inprocess", "http")  # where llama.cpp loads the model on th
 
 def resolve_repack_once(points: list[DictConfig]) -> None:
     """Probe backend.repack=auto (if any point asks for it) before the sweep starts; cached after."""
-    if any(p.backend.type in REPACK_BACKENDS and str(p.backend.repack) == "auto" for p in points):
+    if any(p.backend.type in REPACK_BACKENDS and repack.parse(p.backend.repack) == repack.AUTO for p in points):
         cache.resolve_repack("auto")
 
 
