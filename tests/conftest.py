@@ -5,9 +5,11 @@ CLI tests start, so nothing is read from or written to the user's cache.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,25 @@ def pytest_configure(config: pytest.Config) -> None:
         _OWN_CACHE.append(os.environ["HARNESS_TEST_CACHE"])
     os.environ["HARNESS_CACHE"] = os.environ["HARNESS_TEST_CACHE"]
     os.environ.pop("TIKTOKEN_ENCODINGS_BASE", None)
+    _seed_repack_verdict()
+    from harness.workloads import install_checks
+    install_checks()  # plan() and validate() check model files and the agent suite, as under `harness`
+
+
+def _seed_repack_verdict() -> None:
+    """backend.repack=auto resolves from the session cache's verdict, written here as false (the value
+    that is safe on every CPU) unless the cache already has one. The probe itself builds synthetic-small
+    in three quants and takes minutes: tests/backends/test_repack.py runs it on a cache of its own."""
+    try:
+        from harness.backends import repack
+        from harness.models import vocab
+        path = repack.cache_file(vocab.cache_root())
+    except Exception as exc:  # then auto is probed as a user's first run would
+        warnings.warn(f"repack verdict not seeded ({exc!r}): the first backend.repack=auto probes", stacklevel=1)
+        return
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"repack": False, "reason": "seeded by the test session (tests/conftest.py)"}) + "\n")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -38,8 +59,8 @@ def tiny_cfg():
 
     def make(*overrides: str):
         """A composed config whose backend.repack is resolved (a backend built directly, not by a
-        sweep, is given true or false; auto is probed once per session's cache)."""
-        from harness.models.cache import resolve_repack
+        sweep, is given true or false; auto resolves to the session cache's verdict, seeded above)."""
+        from harness.backends.repack import resolve_repack
         cfg = plan([*TINY, *overrides], multirun=False)[0]
         cfg.backend.repack = resolve_repack(cfg.backend.repack)
         return cfg
@@ -50,3 +71,17 @@ def tiny_cfg():
 def tiny_model(tiny_cfg) -> Path:
     from harness.models import cache
     return cache.prepare(tiny_cfg().model)
+
+
+SWEEP_2X2 = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
+             "backend.n_ctx=256", "backend.n_ubatch=8", "model.quant=F16,Q8_0", "backend.n_batch=16,32"]
+
+
+@pytest.fixture(scope="session")
+def sweep_2x2(tmp_path_factory):
+    """(the finished `harness bench -m` of SWEEP_2X2, its sweep folder): one 2x2 multirun of synthetic-tiny
+    that the tests reading it share (its rows in tests/sweep, its report and figures in tests/report).
+    Read it, never write into it."""
+    from cli_runner import harness
+    run = tmp_path_factory.mktemp("sweep-2x2")
+    return harness("bench", "-m", *SWEEP_2X2, f"hydra.sweep.dir={run}"), run

@@ -4,7 +4,6 @@ from __future__ import annotations
 import subprocess
 
 import yaml
-
 from cli_runner import ROOT
 
 

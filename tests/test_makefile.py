@@ -1,10 +1,10 @@
-"""The Makefile's accelerator switch: right CMAKE_ARGS, and never another accelerator's wheel."""
+"""The Makefile's accelerator switch: right CMAKE_ARGS, one llama.cpp build per accelerator and CPU,
+and llama-cpp-python installed without a second native build, on that build's libraries."""
 from __future__ import annotations
 
 import subprocess
 
 import pytest
-
 from cli_runner import ROOT
 
 
@@ -15,15 +15,27 @@ def dry_run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("accel, flag", [("cpu", "-DGGML_METAL=OFF -DGGML_CUDA=OFF"), ("metal", "-DGGML_METAL=ON"),
                                           ("cuda", "-DGGML_CUDA=ON"), ("vulkan", "-DGGML_VULKAN=ON")])
-def test_accel_picks_cmake_args_and_its_own_pip_cache(accel, flag):
-    r = dry_run(f"ACCEL={accel}")
+def test_accel_picks_cmake_args_and_its_own_build(accel, flag):
+    r = dry_run(f"ACCEL={accel}", "HARNESS_CACHE=/cache")
     assert r.returncode == 0, r.stderr
-    install = next(ln for ln in r.stdout.splitlines() if "pip install -q -e" in ln)
-    assert flag in install
+    lines = r.stdout.replace("\\\n", " ").splitlines()
+    configure = next(ln for ln in lines if ln.startswith("cmake -S"))
+    assert flag in configure and f"/cache/llama.cpp-0.3.36-{accel}-" in configure
+    assert "-DLLAMA_BUILD_COMMIT=" in configure and "-DLLAMA_BUILD_NUMBER=" in configure
+    build = next(ln for ln in lines if ln.startswith("cmake --build"))
+    assert all(t in build for t in ("llama ", "llama-server", "llama-bench", "llama-quantize"))
+    install = next(ln for ln in lines if "pip install -q -e" in ln)
+    assert "-DLLAMA_BUILD=OFF" in install  # no second compile of llama.cpp
     assert f".installed-{accel}" in r.stdout
-    env = subprocess.run(["make", "-s", f"ACCEL={accel}", "-f", "Makefile", "-f", "-", "show"], cwd=ROOT,
-                         input="show:\n\t@echo $$PIP_CACHE_DIR\n", capture_output=True, text=True)
-    assert env.stdout.strip().endswith(f"pip-{accel}")
+    assert any("ln -s" in ln and "llama_cpp" in ln for ln in lines)  # the one build's libraries linked in
+    assert sum(ln.startswith("cmake --build") for ln in lines) == 1
+
+
+def test_the_build_folder_is_keyed_by_the_cpu():
+    out = [subprocess.run(["make", "-s", "-p", "-n", "HARNESS_CACHE=/cache", "VENV=/nonexistent/venv", "install"],
+                          cwd=ROOT, capture_output=True, text=True).stdout for _ in range(2)]
+    dirs = [next(ln for ln in o.splitlines() if ln.startswith("LLAMA_CPP_DIR :=")) for o in out]
+    assert dirs[0] == dirs[1] and dirs[0].rsplit("-", 1)[1].isalnum() and len(dirs[0].rsplit("-", 1)[1]) == 10
 
 
 def test_unknown_accel_is_refused():
@@ -33,8 +45,35 @@ def test_unknown_accel_is_refused():
 
 def test_ci_runs_the_tests_then_the_gate_on_the_committed_baseline():
     commands = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
-    assert commands == ["make test", "make gate"]
+    assert commands == ["make test", "make test-slow", "make gate"]
+    assert "set -euo pipefail" in (ROOT / ".ci" / "run").read_text()
     r = subprocess.run(["make", "-n", "gate", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "bench -m +sweep=gate" in r.stdout and "--metric best_ts --threshold 0.15 --threshold-for tg=0.35 --alpha 0.01" in r.stdout
     assert "results/baselines/" in r.stdout
+
+
+def test_make_test_leaves_out_the_slow_tests_and_test_slow_runs_only_them():
+    def recipe(target: str) -> str:
+        r = subprocess.run(["make", "-n", target, "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return next(ln for ln in r.stdout.splitlines() if "-m pytest" in ln)
+    assert recipe("test").endswith('-m pytest -q -m "not slow"')
+    assert recipe("test-slow").endswith("-m pytest -q -m slow")
+    import tomllib
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert any(m.startswith("slow:") for m in ini["markers"]) and "--strict-markers" in ini["addopts"]
+
+
+def test_make_test_lints_first_with_the_projects_ruff_and_mypy_config():
+    r = subprocess.run(["make", "-n", "test", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    ruff = next(i for i, ln in enumerate(lines) if ln.startswith("/nonexistent/venv/bin/ruff check harness tests"))
+    mypy = next(i for i, ln in enumerate(lines) if ln.strip() == "/nonexistent/venv/bin/mypy")
+    pytest_ = next(i for i, ln in enumerate(lines) if "-m pytest" in ln)
+    assert ruff < pytest_ and mypy < pytest_
+    import tomllib
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    assert tool["ruff"]["line-length"] == 120 and {"E", "F", "I"} <= set(tool["ruff"]["lint"]["select"])
+    assert tool["mypy"]["strict"] is True and tool["mypy"]["files"] == ["harness"]

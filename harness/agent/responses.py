@@ -11,16 +11,34 @@ answer) and the server's message, in one line. The wire shapes are in responses_
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping, overload
+from typing import Any, Literal, overload
 
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from harness.agent.responses_types import (TERMINAL, ArgumentsDeltaEvent, ArgumentsDoneEvent, Assembler,
-                                           ErrorEvent, Event, FunctionCall, Item, Message, OutputItemEvent,
-                                           Reasoning, Response, ResponseEvent, ResponsesError, TextDeltaEvent,
-                                           Usage, parse_event, parse_response)
+from harness.agent.responses_types import (
+    TERMINAL,
+    ArgumentsDeltaEvent,
+    ArgumentsDoneEvent,
+    Assembler,
+    ErrorEvent,
+    Event,
+    FunctionCall,
+    Item,
+    Message,
+    OutputItemEvent,
+    Reasoning,
+    Response,
+    ResponseEvent,
+    ResponsesError,
+    TextDeltaEvent,
+    Usage,
+    parse_event,
+    parse_response,
+)
+from harness.errors import one_line
 
 __all__ = ["ArgumentsDeltaEvent", "ArgumentsDoneEvent", "ArgumentsError", "ErrorEvent", "Event", "FunctionCall",
            "Item", "Message", "OutputItemEvent", "Reasoning", "Request", "Response", "ResponseEvent",
@@ -161,21 +179,17 @@ def endpoint(base_url: str) -> str:
     return base + ("/responses" if base.endswith("/v1") else "/v1/responses")
 
 
-def _line(text: Any) -> str:
-    return " ".join(str(text).split())[:400]
-
-
 def _server_error(resp: httpx.Response) -> tuple[str, str]:
     """(message, code or type) of the server's error: OpenAI's {"error": {...}}, another JSON shape, or the text."""
     try:
         obj = resp.json()
     except ValueError:
-        return _line(resp.text), ""
+        return one_line(resp.text), ""
     err = obj.get("error") or obj.get("detail") or obj.get("message") or obj if isinstance(obj, dict) else obj
     if isinstance(err, dict) and err.get("message"):
         kind = next((k for k in (err.get("code"), err.get("type")) if isinstance(k, str) and k), "")
-        return _line(err["message"]), kind
-    return _line(err), ""
+        return one_line(err["message"]), kind
+    return one_line(err), ""
 
 
 def _finished(resp: Response) -> Response:
@@ -367,7 +381,8 @@ def run_with_tools(request: Request | Mapping[str, Any], tools: Mapping[str, Cal
         return responses(b, base_url=base_url, api_key=api_key, client=http, timeout=timeout)
 
     try:
-        resp, results, rounds, used = send(body), [], 1, ""
+        results: list[ToolResult] = []
+        resp, rounds, used = send(body), 1, ""
         while True:
             calls = [item for item in resp.output if isinstance(item, FunctionCall)]
             if not calls or rounds >= max_rounds:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness.errors import one_line
+
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -18,7 +20,7 @@ class ResponsesError(RuntimeError):
     .server_message: what the server said, if anything."""
 
     def __init__(self, message: str, status_code: int | None = None, server_message: str = "") -> None:
-        super().__init__(" ".join(message.split())[:600])
+        super().__init__(one_line(message, 600))
         self.status_code = status_code
         self.server_message = server_message
 
@@ -234,8 +236,10 @@ class Assembler:
                                        "text": (parts[ev.content_index].get("text") or "") + ev.delta}
         elif isinstance(ev, (ArgumentsDeltaEvent, ArgumentsDoneEvent)):
             item = self.items[self._slot(ev.output_index, ev.item_id, {"type": "function_call", "id": ev.item_id})]
-            done = isinstance(ev, ArgumentsDoneEvent)
-            item["arguments"] = ev.arguments if done else (item.get("arguments") or "") + ev.delta
+            if isinstance(ev, ArgumentsDoneEvent):
+                item["arguments"] = ev.arguments
+            else:
+                item["arguments"] = (item.get("arguments") or "") + ev.delta
 
     def response(self) -> Response:
         if self.last is None:

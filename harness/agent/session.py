@@ -2,28 +2,30 @@
 
 A Session holds one conversation. `run(prompt)` appends the user message, then each turn renders
 the history (system + developer with the function tools + the messages) as Harmony token ids,
-streams a completion from the backend (raw timestamps only), parses it with the forgiving
-StreamParser (deviations counted, never raised) and appends the assistant's messages. A message
-addressed to a tool is a call: the Toolset routes `functions.<name>`, a bare `<name>`,
-`browser.*` and `python`; the result goes back as a tool message (author the tool, recipient
-assistant, the call's channel). The loop ends at a final-channel message or after `max_turns`;
-a malformed call becomes an error result for the model and is counted.
+streams a completion from the backend (the Turn keeps its raw timestamps; metrics/ derives from
+them), parses it with the forgiving StreamParser (deviations counted, never raised) and appends
+the assistant's messages. A message addressed to a tool is a call: the Toolset routes
+`functions.<name>`, a bare `<name>`, `browser.*` and `python`; the result goes back as a tool
+message (author the tool, recipient assistant, the call's channel). The loop ends at a
+final-channel message or after `max_turns`; a malformed call becomes an error result for the model
+and is counted.
 """
 from __future__ import annotations
 
 import collections
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from openai_harmony import Author, Message, Role
 
-from harness.agent.tools.base import Toolset, ToolResult
+from harness.agent.outcome import Call, Outcome
+from harness.agent.tools.base import ToolResult, Toolset
 from harness.backends.base import GenerateBackend
 from harness.harmony import STOP_TOKENS, HarmonyOptions, ParsedMessage, StreamParser, render_prompt, user
-from harness.metrics import latency
-from harness.tasks.outcome import Call, Outcome
 
 FINAL = "final"
 
@@ -48,19 +50,33 @@ class ToolCall:
                     arguments=args, channel=self.message.channel, error=self.result.error)
 
 
+MS = 1e-6
+
+
 @dataclass
 class Turn:
-    """One completion and what followed it: tokens, raw-derived timings, messages, calls."""
+    """One completion and what followed it: tokens, the stream's raw timestamps, messages, calls."""
 
     index: int
     prompt_tokens: int
     completion_tokens: int
-    ttft_ms: float
-    model_ms: float
+    t_start_ns: int             # perf_counter_ns: the request sent
+    token_ns: list[int]         # each streamed event's arrival (StreamEvent.t_ns)
+    t_end_ns: int               # the stream ended
     messages: list[ParsedMessage]
     calls: list[ToolCall] = field(default_factory=list)
-    deviations: collections.Counter = field(default_factory=collections.Counter)
+    deviations: collections.Counter[str] = field(default_factory=collections.Counter)
     stop: str = "stop"  # stop | length
+
+    @property
+    def ttft_ms(self) -> float:
+        """Elapsed until the first streamed event (nan for none), as the transcript shows it."""
+        return (self.token_ns[0] - self.t_start_ns) * MS if self.token_ns else float("nan")
+
+    @property
+    def model_ms(self) -> float:
+        """Elapsed from the request to the stream's end."""
+        return (self.t_end_ns - self.t_start_ns) * MS
 
     @property
     def tool_ms(self) -> float:
@@ -81,7 +97,7 @@ class SessionResult:
         return [c for t in self.turns for c in t.calls]
 
     @property
-    def deviations(self) -> collections.Counter:
+    def deviations(self) -> collections.Counter[str]:
         return sum((t.deviations for t in self.turns), collections.Counter())
 
 
@@ -106,7 +122,7 @@ class Session:
         self.options.browser = toolset.builtin("browser") is not None
         self.options.python = toolset.builtin("python") is not None
         self.options.builtin_descriptions = {t.name: t.description for t in toolset.tools
-                                             if t.builtin and getattr(t, "description", "")}
+                                             if t.builtin and bool(getattr(t, "description", ""))}
         notes = [self.options.developer_instructions,  # then what a tool asks for (apply_patch's format)
                  *(getattr(t, "instructions", None) for t in toolset.tools)]
         self.options.developer_instructions = "\n\n".join(n for n in notes if n) or None
@@ -141,16 +157,15 @@ class Session:
             for token in ids:
                 parser.feed(token)
         messages = parser.finish()
-        timing = latency.request(t0, times, t_end)
         stop = "stop" if (ids and ids[-1] in STOP_TOKENS) or len(times) < self.max_tokens else "length"
-        return Turn(index, len(prompt), len(times), timing["ttft_ms"], timing["e2e_ms"], messages,
+        return Turn(index, len(prompt), len(times), t0, times, t_end, messages,
                     deviations=collections.Counter(parser.deviations), stop=stop)
 
     def _call(self, msg: ParsedMessage) -> ToolCall:
         recipient = msg.recipient or ""
         t0 = time.perf_counter_ns()
         result = self.toolset.call(recipient, msg.content)
-        tool_ms = (time.perf_counter_ns() - t0) * 1e-6
+        tool_ms = (time.perf_counter_ns() - t0) * MS
         func = self.toolset.resolve(recipient)
         author = func.recipient if func is not None else recipient
         answer = tool_message(msg, result, author)
@@ -184,7 +199,7 @@ class Session:
                 return SessionResult(final, turns, FINAL)
         return SessionResult(None, turns, "max_turns")
 
-    def outcome(self, result: SessionResult, workspace=None) -> Outcome:
+    def outcome(self, result: SessionResult, workspace: Path | None = None) -> Outcome:
         """What verifiers see of this run."""
         states = {t.name: t.state() for t in self.toolset.tools}
         state = {name: st for name, st in states.items() if st is not None}

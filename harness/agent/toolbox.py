@@ -1,8 +1,8 @@
 """The session's tools by name: browser, python, apply_patch, ui_pane (each a fresh instance)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from harness.agent.tools.base import Tool, Toolset
 

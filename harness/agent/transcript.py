@@ -50,7 +50,7 @@ def unescape(text: str) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _fields(msg: ParsedMessage | Message) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class Transcript:
 
     def __init__(self, workspace: Path, *, model: str, agent: str = "harness", session_id: str | None = None,
                  cwd: Path | None = None) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.id = session_id or uuid.uuid4().hex[:12]
         folder = Path(workspace) / "docs" / "logs" / now.strftime("%Y%m%d")
         folder.mkdir(parents=True, exist_ok=True)

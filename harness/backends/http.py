@@ -19,16 +19,21 @@ import collections
 import os
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from harness.backends import sse
+from harness.backends import build_id, sse
 from harness.backends.base import StreamEvent, Unsupported
 from harness.backends.params import load_mode, physical_cores
 from harness.backends.server import ManagedServer, ServerError, ensure_server
+from harness.errors import one_line as _one_line
+
+if TYPE_CHECKING:
+    from harness.config.schema import BackendConfig
 
 PATHS = {"completion": "/completion", "v1_completions": "/v1/completions", "v1_chat": "/v1/chat/completions",
          "v1_responses": "/v1/responses"}
@@ -41,10 +46,6 @@ class HttpBackendError(RuntimeError):
 
 class UnsupportedEndpoint(Unsupported):
     """The server has no such endpoint (404/405/501)."""
-
-
-def _one_line(text: Any, limit: int = 400) -> str:
-    return " ".join(str(text).split())[:limit]
 
 
 def external_url(url: str | None) -> str:
@@ -66,7 +67,7 @@ def log_dir() -> Path:
     return Path(_TMP_LOGS[0])
 
 
-def _error_message(resp: httpx.Response) -> str:
+def error_message(resp: httpx.Response) -> str:
     """The server's error message (OpenAI/llama.cpp JSON, FastAPI detail, or the body's text)."""
     try:
         obj = resp.json()
@@ -83,7 +84,7 @@ def _error_message(resp: httpx.Response) -> str:
 class HttpBackend:
     """GenerateBackend over HTTP; model_path None means an external server at cfg.url."""
 
-    def __init__(self, cfg: Any, model_path: Path | None) -> None:
+    def __init__(self, cfg: BackendConfig, model_path: Path | None) -> None:
         self.cfg = cfg
         self.model_path = Path(model_path) if model_path is not None else None
         self.name = "http" if self.model_path is not None else "http_external"
@@ -139,11 +140,19 @@ class HttpBackend:
                      "server_slots": props.get("total_slots"), "server_model_path": props.get("model_path"),
                      "server_build_info": props.get("build_info")}
             self._info.update({k: v for k, v in found.items() if v is not None})
+        self._info.update(self._build_id(props).columns())
         models = self._get_json("/v1/models")
         data = models.get("data") if isinstance(models, dict) else None
         meta = (data[0].get("meta") or {}) if data and isinstance(data[0], dict) else {}
         found = {"model_size": meta.get("size"), "model_n_params": meta.get("n_params")}
         self._info.update({k: v for k, v in found.items() if v is not None})
+
+    def _build_id(self, props: Any) -> build_id.BuildId:
+        """The server's llama.cpp: its /props build_info, else the managed binary's --version, else unknown."""
+        found = build_id.parse(props.get("build_info")) if isinstance(props, dict) else None
+        if found is None and self.server is not None:
+            found = build_id.of_binary(self.server.binary)
+        return found or build_id.BuildId()
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -158,11 +167,12 @@ class HttpBackend:
         try:
             return resp.json()
         except ValueError as e:
-            raise HttpBackendError(f"{what}: POST {self.url}{path} answered no JSON: {_one_line(resp.text, 120)}") from e
+            raise HttpBackendError(
+                f"{what}: POST {self.url}{path} answered no JSON: {_one_line(resp.text, 120)}") from e
 
     def _fail(self, resp: httpx.Response, what: str, path: str) -> None:
         resp.read()
-        code, msg = resp.status_code, _error_message(resp)
+        code, msg = resp.status_code, error_message(resp)
         if code in (405, 501) or (code == 404 and "model" not in msg.lower()):
             raise UnsupportedEndpoint(f"{what}: POST {path} is not supported by the server at {self.url} "
                                       f"(HTTP {code}{': ' + msg if msg else ''})")
@@ -184,7 +194,8 @@ class HttpBackend:
     @property
     def takes_text(self) -> bool:
         """OpenAI-compatible endpoints take the prompt as text (no server-side /tokenize needed)."""
-        return self.cfg.endpoint != "completion"
+        endpoint: str = self.cfg.endpoint
+        return endpoint != "completion"
 
     def tokenize(self, text: str) -> list[int]:
         """Ids of text via POST /tokenize, special tokens parsed, no BOS added."""
@@ -192,7 +203,8 @@ class HttpBackend:
         try:
             ids = [int(t["id"] if isinstance(t, dict) else t) for t in obj["tokens"]]
         except (KeyError, TypeError, ValueError) as e:
-            raise HttpBackendError(f"tokenize: unexpected answer from {self.url}/tokenize: {_one_line(obj, 120)}") from e
+            raise HttpBackendError(
+                f"tokenize: unexpected answer from {self.url}/tokenize: {_one_line(obj, 120)}") from e
         self._texts[tuple(ids)] = text
         while len(self._texts) > 256:
             self._texts.popitem(last=False)
@@ -217,7 +229,8 @@ class HttpBackend:
         """The request body; llama.cpp's own knobs only where the server is llama-server."""
         # the in-process chain: greedy (top_k 1) at temperature 0, else temperature + dist(seed);
         # cache_prompt false: every request prefills its whole prompt
-        llama: dict[str, Any] = {"samplers": ["top_k"], "top_k": 1} if temperature <= 0 else {"samplers": ["temperature"]}
+        llama: dict[str, Any] = ({"samplers": ["top_k"], "top_k": 1} if temperature <= 0
+                                 else {"samplers": ["temperature"]})
         llama["cache_prompt"] = False
         common = {"stream": True, "temperature": temperature, "seed": seed}
         if endpoint == "completion":

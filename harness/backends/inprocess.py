@@ -7,26 +7,36 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import llama_cpp
 import numpy as np
 
-from harness.backends.base import StreamEvent
 from harness.backends import affinity, threadpool
-from harness.backends.llama_log import llama_log
+from harness.backends.base import StreamEvent, decode_batched
 from harness.backends.params import load_mode, physical_cores
+from harness.config import schema
+from harness.config.values import check_cpu_mask
+from harness.models.llama_log import llama_log
 
-LOAD_MODES = {"none": llama_cpp.LLAMA_LOAD_MODE_NONE, "mmap": llama_cpp.LLAMA_LOAD_MODE_MMAP,
-              "mlock": llama_cpp.LLAMA_LOAD_MODE_MLOCK, "mmap+mlock": llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
-              "dio": llama_cpp.LLAMA_LOAD_MODE_DIRECT_IO}
-FLASH_ATTN = {"auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO, "on": llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-              "off": llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}
-KV_TYPES = {"f32": llama_cpp.GGML_TYPE_F32, "f16": llama_cpp.GGML_TYPE_F16, "bf16": 30,
-            "q8_0": llama_cpp.GGML_TYPE_Q8_0, "q4_0": llama_cpp.GGML_TYPE_Q4_0,
-            "q4_1": llama_cpp.GGML_TYPE_Q4_1, "q5_0": llama_cpp.GGML_TYPE_Q5_0,
-            "q5_1": llama_cpp.GGML_TYPE_Q5_1, "iq4_nl": llama_cpp.GGML_TYPE_IQ4_NL}
+if TYPE_CHECKING:
+    from harness.backends.base import Tokens
+    from harness.config.schema import BackendConfig
+
+_SPELLED = {"mmap+mlock": "MMAP_MLOCK", "dio": "DIRECT_IO", "on": "ENABLED", "off": "DISABLED"}
+
+
+def _constant(prefix: str, value: str, missing: dict[str, int] | None = None) -> int:
+    """llama.cpp's constant for a config value: prefix + the value as llama.h spells it."""
+    found: int | None = getattr(llama_cpp, prefix + _SPELLED.get(value, value.upper()), None)
+    return found if found is not None else (missing or {})[value]
+
+
+LOAD_MODES = {m: _constant("LLAMA_LOAD_MODE_", m) for m in schema.LOAD_MODES}
+FLASH_ATTN = {f: _constant("LLAMA_FLASH_ATTN_TYPE_", f) for f in schema.FLASH_ATTN}
+KV_TYPES = {k: _constant("GGML_TYPE_", k, {"bf16": 30}) for k in schema.KV_TYPES}
 
 
 class BackendError(RuntimeError):
@@ -37,7 +47,8 @@ _MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s
 
 
 def system_info() -> str:
-    return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    info: bytes = llama_cpp.llama_print_system_info()
+    return info.decode("utf-8", "replace").strip()
 
 
 def release_model() -> None:
@@ -69,23 +80,23 @@ def _model(path: Path, n_gpu_layers: int, mode: str, repack: bool) -> tuple[Any,
 class InProcessBackend:
     name = "inprocess"
 
-    def __init__(self, cfg, model_path: Path) -> None:
+    def __init__(self, cfg: BackendConfig, model_path: Path) -> None:
         self.cfg = cfg
         self.model_path = Path(model_path)
-        self.n_threads = cfg.n_threads or physical_cores()
-        self.ctx = None
-        self.pool = None
-        self.model = None
+        self.n_threads: int = cfg.n_threads or physical_cores()
+        self.ctx: llama_cpp.llama_context_p | None = None
+        self.pool: int | None = None
+        self.model: llama_cpp.llama_model_p | None = None
         self.n_vocab = 0
         self._info: dict[str, Any] = {}
         self._cpus: frozenset[int] = frozenset()
-        self._pinned = None
+        self._pinned: dict[int, set[int]] | None = None
 
     def start(self) -> None:
         c = self.cfg
-        self._cpus = affinity.check(c.cpu_mask)
+        self._cpus = check_cpu_mask(c.cpu_mask)
         self._pinned = affinity.pin(self._cpus)  # before the load: its threads inherit the mask
-        repack = c.get("repack", True)
+        repack = getattr(c, "repack", True)  # as DictConfig.get: true where the config has no such key
         if not isinstance(repack, bool):
             raise BackendError(f"backend.repack={repack!r} reached the backend unresolved; it must be true or false")
         self._info = {"n_threads": self.n_threads, "cpu_mask": c.cpu_mask, "load_mode": load_mode(c),
@@ -117,9 +128,9 @@ class InProcessBackend:
     def clear(self) -> None:
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
 
-    def decode(self, tokens: Sequence[int]) -> None:
+    def decode(self, tokens: Tokens) -> None:
         arr = np.ascontiguousarray(tokens, dtype=np.int32)
-        buf = (llama_cpp.llama_token * len(arr)).from_buffer(arr)
+        buf = (llama_cpp.llama_token * len(arr)).from_buffer(arr)  # type: ignore[arg-type]  # numpy: Buffer on 3.12+
         rc = llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(buf, len(arr)))
         if rc != 0:
             raise BackendError(f"llama_decode returned {rc} for a batch of {len(arr)} tokens: "
@@ -128,13 +139,15 @@ class InProcessBackend:
     def synchronize(self) -> None:
         llama_cpp.llama_synchronize(self.ctx)
 
-    def decode_each(self, tokens: Sequence[int]) -> None:
+    def decode_each(self, tokens: Tokens) -> None:
         """Decode each token as its own batch and wait for it (tg). The batches are built first, so
         the timed loop is two C calls a token: the model's weights stream through the caches
         between tokens, and every Python step left in the loop runs cold (measured 3-5% of tg)."""
         arr = np.ascontiguousarray(tokens, dtype=np.int32)
         size = ctypes.sizeof(llama_cpp.llama_token)
-        batches = [llama_cpp.llama_batch_get_one((llama_cpp.llama_token * 1).from_buffer(arr, i * size), 1)
+        # numpy's stubs make ndarray a Buffer only on Python 3.12+
+        batches = [llama_cpp.llama_batch_get_one(
+                       (llama_cpp.llama_token * 1).from_buffer(arr, i * size), 1)  # type: ignore[arg-type]
                    for i in range(len(arr))]
         decode, sync, ctx = llama_cpp.llama_decode, llama_cpp.llama_synchronize, self.ctx
         for i, batch in enumerate(batches):
@@ -156,9 +169,8 @@ class InProcessBackend:
                  temperature: float = 0.0, seed: int = 0) -> Iterator[StreamEvent]:
         """Prefill in n_batch chunks, then sample one token at a time (greedy at temperature 0)."""
         self.clear()
-        prompt = np.asarray(prompt, dtype=np.int32)
-        for i in range(0, len(prompt), self.cfg.n_batch):
-            self.decode(prompt[i:i + self.cfg.n_batch])
+        ids = np.asarray(prompt, dtype=np.int32)
+        decode_batched(self, ids, self.cfg.n_batch)
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         if temperature > 0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(temperature))

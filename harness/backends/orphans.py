@@ -7,14 +7,15 @@ import functools
 import signal
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(sig: int) -> None:  # pragma: no cover - runs in the child, between fork and exec
-    _PRCTL(PR_SET_PDEATHSIG, sig)
+    if _PRCTL is not None:  # die_with_parent hands this out only where prctl exists
+        _PRCTL(PR_SET_PDEATHSIG, sig)
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:

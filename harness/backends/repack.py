@@ -6,7 +6,8 @@ throwaway process loads quantized gpt-oss models with repack on and decodes a fe
 that process dies (llama.cpp's AMX path crashes quantized gpt-oss on Intel AMX CPUs) repack is
 off, else on, as llama.cpp's own default. The verdict is cached under the harness cache, keyed by
 the llama.cpp library, its system info (the CPU features it compiled and found) and the CPU model.
-Rows and env.json carry the resolved value, never "auto".
+Rows and env.json carry the resolved value, never "auto". The probe models are quantized variants
+of synthetic-small (models/cache.py builds them); the value's parse is config/values.py's.
 
     python -m harness.backends.repack MODEL.gguf...    # the probe itself: exit 0, or die
 """
@@ -17,28 +18,19 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from harness.backends.orphans import describe_exit
+from harness.config.values import AUTO, parse_repack
+from harness.models import vocab
 
-AUTO = "auto"
 PROBE_TIMEOUT_S = 300.0
 PROBE_PROMPT, PROBE_GEN = 64, 4
-
-
-def parse(value: Any) -> bool | str:
-    """true/false/auto from a config value (YAML and overrides give bools; strings are accepted)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "on", "yes"):
-        return True
-    if text in ("false", "0", "off", "no"):
-        return False
-    if text == AUTO:
-        return AUTO
-    raise ValueError(f"backend.repack={value!r} is not allowed; choose one of: true, false, auto")
+# quantized gpt-oss models whose tensor types llama.cpp's CPU repack and AMX paths take
+# (synthetic-small's dimensions are multiples of 256, so k-quants apply)
+PROBE_QUANTS = ("Q8_0", "Q4_K_M", "MXFP4_MOE")
 
 
 def build_key() -> str:
@@ -80,7 +72,7 @@ def cache_file(root: Path) -> Path:
 
 def resolve(value: Any, cache_root: Path, probe_models: Callable[[], list[Path]]) -> bool:
     """The boolean for `value`; auto: the cached verdict, else a fresh probe (then cached)."""
-    value = parse(value)
+    value = parse_repack(value)
     if value != AUTO:
         return bool(value)
     path = cache_file(cache_root)
@@ -98,11 +90,28 @@ def resolve(value: Any, cache_root: Path, probe_models: Callable[[], list[Path]]
     return bool(verdict["repack"])
 
 
+def probe_models() -> list[Path]:
+    """The probe's models: synthetic-small (the shipped preset) in each of PROBE_QUANTS, built if missing."""
+    from omegaconf import OmegaConf
+
+    from harness.config.plan import config_dir
+    from harness.config.schema import ModelConfig
+    from harness.models.cache import prepare
+    small = OmegaConf.merge(OmegaConf.structured(ModelConfig),
+                            OmegaConf.load(config_dir() / "model" / "synthetic-small.yaml"))
+    return [prepare(OmegaConf.merge(small, {"quant": q})) for q in PROBE_QUANTS]
+
+
+def resolve_repack(value: Any) -> bool:
+    """backend.repack as a boolean: true/false as given, auto probed once per llama.cpp build and CPU."""
+    return resolve(value, vocab.cache_root(), probe_models)
+
+
 def _probe_main(paths: list[str]) -> int:  # pragma: no cover - runs in the throwaway process
     import llama_cpp
     import numpy as np
 
-    from harness.backends.llama_log import llama_log
+    from harness.models.llama_log import llama_log
     llama_log()
     for path in paths:
         params = llama_cpp.llama_model_default_params()
@@ -118,7 +127,7 @@ def _probe_main(paths: list[str]) -> int:  # pragma: no cover - runs in the thro
         tokens = np.random.default_rng(0).integers(0, n_vocab, PROBE_PROMPT + PROBE_GEN, dtype=np.int32)
         for chunk in [tokens[:PROBE_PROMPT], *([t] for t in tokens[PROBE_PROMPT:])]:
             arr = np.ascontiguousarray(chunk, dtype=np.int32)
-            buf = (llama_cpp.llama_token * len(arr)).from_buffer(arr)
+            buf = (llama_cpp.llama_token * len(arr)).from_buffer(arr)  # type: ignore[arg-type]  # numpy: Buffer on 3.12+
             if llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(buf, len(arr))):
                 print(f"llama_decode failed on {path}: {llama_log().reason()}", file=sys.stderr)
                 return 3

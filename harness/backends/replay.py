@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from harness.backends.base import StreamEvent
 
@@ -31,8 +32,9 @@ class ReplayScripts:
             from harness.models.vocab import harmony_encoding
             encoding = harmony_encoding()
         self.encoding = encoding
-        self.scripts = {key.strip(): [encoding.encode(text, allowed_special="all") for text in turns]
-                        for key, turns in scripts.items()}
+        self.scripts: dict[str, list[list[int]]] = {
+            key.strip(): [encoding.encode(text, allowed_special="all") for text in turns]
+            for key, turns in scripts.items()}
 
     def lookup(self, prompt: Sequence[int]) -> list[int]:
         """The recorded completion for this prompt: its last user message and the turn reached."""
@@ -80,7 +82,8 @@ class ReplayBackend:
         return {"model_type": "replay", "n_threads": 0}
 
     def tokenize(self, text: str) -> list[int]:
-        return self.scripts.encoding.encode(text, allowed_special="all")
+        tokens: list[int] = self.scripts.encoding.encode(text, allowed_special="all")
+        return tokens
 
     def generate(self, prompt: Sequence[int], max_tokens: int, stop: Sequence[int],
                  temperature: float = 0.0, seed: int = 0) -> Iterator[StreamEvent]:

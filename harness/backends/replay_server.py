@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.backends.replay import ReplayMiss, ReplayScripts, stream
+from harness.models.vocab import ASSISTANT_STOPS
+
+if TYPE_CHECKING:
+    from harness.backends.base import StreamEvent
+    from harness.backends.http import HttpBackend
+    from harness.config.schema import BackendConfig
 
 
 def _handler(scripts: ReplayScripts) -> type[BaseHTTPRequestHandler]:
@@ -32,7 +39,8 @@ def _handler(scripts: ReplayScripts) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> dict[str, Any]:
             n = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(n) or b"{}")
+            body: dict[str, Any] = json.loads(self.rfile.read(n) or b"{}")
+            return body
 
         def do_GET(self) -> None:
             if self.path == "/health":
@@ -59,7 +67,7 @@ def _handler(scripts: ReplayScripts) -> type[BaseHTTPRequestHandler]:
                 tokens = scripts.lookup(prompt)
             except ReplayMiss as exc:
                 return self._json(404, {"error": {"code": 404, "message": str(exc)}})
-            stops = [int(t) for t in req.get("stop_ids", [])] or [200002, 200012]
+            stops = [int(t) for t in req.get("stop_ids", [])] or list(ASSISTANT_STOPS)
             out = list(stream(tokens, int(req.get("n_predict", 1 << 30)), stops))
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -117,9 +125,9 @@ class ReplayHttpBackend:
 
     name = "replay_http"
 
-    def __init__(self, cfg: Any, scripts: ReplayScripts) -> None:
+    def __init__(self, cfg: BackendConfig, scripts: ReplayScripts) -> None:
         self.cfg, self.server = cfg, ReplayServer(scripts)
-        self.http: Any = None
+        self.http: HttpBackend | None = None
 
     def start(self) -> None:
         from omegaconf import OmegaConf
@@ -127,17 +135,23 @@ class ReplayHttpBackend:
         from harness.backends.http import HttpBackend
         url = self.server.start()
         cfg = OmegaConf.merge(self.cfg, {"type": "http_external", "url": url, "endpoint": "completion"})
-        self.http = HttpBackend(cfg, None)
+        self.http = HttpBackend(cast("BackendConfig", cfg), None)  # the merge of a backend config is one
         self.http.start()
 
     def info(self) -> dict[str, Any]:
         return {**(self.http.info() if self.http else {}), "model_type": "replay", "n_threads": 0}
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.http.tokenize(text)
+    def _client(self) -> HttpBackend:
+        if self.http is None:
+            raise RuntimeError("replay_http: start() first")
+        return self.http
 
-    def generate(self, prompt: Any, max_tokens: int, stop: Any, temperature: float = 0.0, seed: int = 0) -> Any:
-        return self.http.generate(prompt, max_tokens, stop, temperature, seed)
+    def tokenize(self, text: str) -> list[int]:
+        return self._client().tokenize(text)
+
+    def generate(self, prompt: Sequence[int] | str, max_tokens: int, stop: Sequence[int], temperature: float = 0.0,
+                 seed: int = 0) -> Iterator[StreamEvent]:
+        return self._client().generate(prompt, max_tokens, stop, temperature, seed)
 
     def stop(self) -> None:
         if self.http is not None:

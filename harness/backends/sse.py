@@ -7,8 +7,11 @@ backend stamps each event as it arrives.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+from harness.errors import one_line
 
 
 class StreamError(ValueError):
@@ -37,7 +40,7 @@ def _error(obj: Any) -> None:
     if isinstance(obj, dict) and obj.get("error"):
         err = obj["error"]
         msg = err.get("message", err) if isinstance(err, dict) else err
-        raise StreamError(f"server error in stream: {' '.join(str(msg).split())[:400]}")
+        raise StreamError(f"server error in stream: {one_line(msg)}")
 
 
 def _object(data: str) -> dict[str, Any]:

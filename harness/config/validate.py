@@ -1,20 +1,45 @@
-"""Value checks that types cannot express. Each failure is one line: key, value, what is allowed."""
+"""Value checks that types cannot express. Each failure is one line: key, value, what is allowed.
+
+What the config alone cannot tell (does a kind=file model's GGUF exist, does the agent suite know
+every task asked for) is checked by hooks the layers owning those things install (add_check;
+harness.workloads.install_checks installs them all); validate() runs each at its place among the
+checks, so the first error said is the same as ever.
+"""
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
-from harness.backends import affinity, repack
-from harness.config import schema
+from harness.config import schema, values
 
 
 class ConfigError(ValueError):
     """A user error in the configuration; its message is the whole story, no traceback."""
 
 
-def _one_of(key: str, value, allowed) -> None:
+Check = Callable[[DictConfig], None]
+HOOKS = ("model.file", "workload.agent")  # where validate() runs an installed check
+_CHECKS: dict[str, Check] = {}
+
+
+def add_check(hook: str, check: Check) -> None:
+    """Install `check` (it raises ConfigError) at `hook`: "model.file" for a kind=file model that needs
+    its file, "workload.agent" last among workload=agent's checks. Installing again replaces it."""
+    if hook not in HOOKS:
+        raise ValueError(f"unknown validation hook {hook!r}; choose one of: {', '.join(HOOKS)}")
+    _CHECKS[hook] = check
+
+
+def _hook(hook: str, cfg: DictConfig) -> None:
+    check = _CHECKS.get(hook)
+    if check is not None:
+        check(cfg)
+
+
+def _one_of(key: str, value: Any, allowed: Collection[Any]) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
 
@@ -24,22 +49,7 @@ def _at_least(key: str, value: int, low: int) -> None:
         raise ConfigError(f"{key}={value} is out of range; it must be >= {low}")
 
 
-def model_file(model) -> Path:
-    """The GGUF a kind=file model points at; refuses a missing file naming where it looked."""
-    raw = model.path
-    if not raw:
-        raise ConfigError(
-            f"model.path is not set for model {model.name}; set model.path=/path/to/file.gguf"
-            + (f" or {model.path_env}" if model.path_env else ""))
-    path = Path(os.path.expanduser(str(raw).replace("{quant}", model.quant)))
-    if not path.is_file():
-        hint = f" ({model.source_hint})" if model.source_hint else ""
-        via = f"model.path or {model.path_env}" if model.path_env else "model.path"
-        raise ConfigError(f"model file for {model.name} not found: {path}; set {via} to your GGUF{hint}")
-    return path
-
-
-def resume_folder(value) -> Path:
+def resume_folder(value: Any) -> Path:
     """resume=RUN_DIR: an existing sweep folder (one `harness bench -m` wrote, or an empty one)."""
     path = Path(str(value)).expanduser()
     if not path.is_dir():
@@ -65,7 +75,7 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(f"model.arch.n_expert_used={m.arch.n_expert_used} is out of range; "
                               f"it must be between 1 and model.arch.n_expert={m.arch.n_expert}")
     elif cfg.backend.type not in schema.REPLAY_BACKENDS:  # replay needs no model file
-        model_file(m)
+        _hook("model.file", cfg)
     _one_of("backend.type", b.type, schema.BACKENDS)
     _at_least("backend.n_ctx", b.n_ctx, 1)
     _at_least("backend.n_batch", b.n_batch, 1)
@@ -75,8 +85,8 @@ def validate(cfg: DictConfig) -> None:
                           "n_ubatch must be <= n_batch")
     _at_least("backend.n_threads", b.n_threads, 0)
     try:
-        affinity.check(b.cpu_mask)
-    except affinity.MaskError as exc:
+        values.check_cpu_mask(b.cpu_mask)
+    except values.MaskError as exc:
         raise ConfigError(str(exc)) from None
     if not 0 <= b.poll <= 100:
         raise ConfigError(f"backend.poll={b.poll} is out of range; it must be between 0 and 100 (llama-bench --poll)")
@@ -85,7 +95,7 @@ def validate(cfg: DictConfig) -> None:
         _one_of("backend.load_mode", b.load_mode, schema.LOAD_MODES)
     _one_of("backend.flash_attn", b.flash_attn, schema.FLASH_ATTN)
     try:
-        repack.parse(b.repack)
+        values.parse_repack(b.repack)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     _one_of("backend.type_k", b.type_k, schema.KV_TYPES)
@@ -131,7 +141,7 @@ def validate(cfg: DictConfig) -> None:
 
 
 def _agent(cfg: DictConfig) -> None:
-    """workload=agent: Harmony, a readable suite (every task id known), trials and turns in range."""
+    """workload=agent: Harmony, trials and turns in range; then the hook: a readable suite (every task id known)."""
     w = cfg.workload
     if cfg.mode != "harmony":
         raise ConfigError(f"workload=agent with mode={cfg.mode} is not supported; the agent's tool calls need "
@@ -142,13 +152,4 @@ def _agent(cfg: DictConfig) -> None:
     if w.corpus and not Path(w.corpus).expanduser().is_dir():
         raise ConfigError(f"workload.corpus={w.corpus} is not a folder; give a folder of .txt/.md/.html files, "
                           "or leave it unset for the shipped corpus")
-    from harness.tasks.suite import load_suite
-    try:
-        tasks = load_suite(Path(w.suite).expanduser()) if w.suite else load_suite()
-    except (ValueError, OSError) as exc:  # TaskError, SpecError: one line naming file, key, value
-        raise ConfigError(f"workload.suite: {exc}") from None
-    known = {t.id for t in tasks}
-    unknown = [t for t in w.tasks if t not in known]
-    if unknown:
-        raise ConfigError(f"workload.tasks: unknown task id {unknown[0]!r}; allowed: the suite's ids "
-                          f"({', '.join(sorted(known)[:6])}, ... {len(known)} in all)")
+    _hook("workload.agent", cfg)

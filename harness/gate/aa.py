@@ -14,6 +14,7 @@ import itertools
 import sys
 from pathlib import Path
 
+from harness.errors import fail
 from harness.gate.checks import compare, load
 
 
@@ -48,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, nargs="+", default=[0.05, 0.10, 0.15, 0.20])
     a = ap.parse_args(argv)
     if len(a.runs) < 2:
-        print("harness.gate.aa: error: give at least 2 run folders of the same build", file=sys.stderr)
-        return 2
+        return fail("harness.gate.aa", "give at least 2 run folders of the same build")
     print(f"A/A over {len(a.runs)} runs ({len(a.runs) * (len(a.runs) - 1)} ordered pairs), metric {a.metric}, "
           f"alpha {a.alpha}; largest slowdown of a point between two runs: {worst_slowdown(a.runs, a.metric):.1%}\n")
     print("| threshold | pairs that fail | false-alarm rate (pairs) | checks flagged |")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import fail
 from harness.gate.machine import machine_class, run_env
 from harness.records.writer import RESULTS, SAMPLES
 
@@ -47,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"baseline: {keep(a.run, a.root)}")
     except FileNotFoundError as exc:
-        print(f"harness.gate.baseline: error: {exc}", file=sys.stderr)
-        return 2
+        return fail("harness.gate.baseline", str(exc))
     return 0
 
 

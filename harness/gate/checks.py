@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
-from harness.records.merge import load_run, load_samples, sample_key
+from harness.records.merge import load_run, load_samples, records, sample_key
 from harness.records.schema import CONFIG_KEYS as KEYS
 
 SAMPLE_OF = {"avg_ts": "samples_ts", "avg_ns": "samples_ns", "best_ts": "samples_ts"}
@@ -34,15 +35,15 @@ def load(path: Path) -> pd.DataFrame:
     df = load_run(path)
     df = df[df.status == "ok"].copy()
     samples = load_samples(path)
-    df["_samples"] = [samples.get(sample_key(r), {}) for r in df.to_dict("records")]
+    df["_samples"] = pd.Series([samples.get(sample_key(r), {}) for r in records(df)], index=df.index, dtype=object)
     return df
 
 
-def _key(row, keys: tuple[str, ...]) -> str:
+def _key(row: pd.Series, keys: tuple[str, ...]) -> str:
     return " ".join(f"{k}={row[k]}" for k in keys if k in row and row[k] != "")
 
 
-def _value(row, samples: list[float], metric: str) -> float | None:
+def _value(row: pd.Series, samples: list[float], metric: str) -> float | None:
     """The row's metric; best_ts is the largest per-repetition t/s (None without samples)."""
     if metric == "best_ts":
         return float(max(samples)) if samples else None
@@ -78,7 +79,7 @@ def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", thres
         change = (cv - bv) / bv if higher_is_better else (bv - cv) / bv
         p = None
         if len(bs) >= 3 and len(cs) >= 3:  # is current worse than baseline?
-            worse = "less" if higher_is_better else "greater"
+            worse: Literal["less", "greater"] = "less" if higher_is_better else "greater"
             p = float(mannwhitneyu(cs, bs, alternative=worse).pvalue)
         limit = threshold_of(c[point].get("test", ""), threshold, per_test)
         if change < -limit and p is not None and p < alpha:
@@ -100,12 +101,14 @@ class NothingMatched(ValueError):
 
 def differing_columns(base: pd.DataFrame, cur: pd.DataFrame, ignore: tuple[str, ...] = ()) -> list[str]:
     """'col (baseline a, b; current c)' for each configuration column whose values differ between the runs."""
+    def show(vs: list[str]) -> str:
+        return ", ".join(v or "(empty)" for v in vs[:4]) + (", ..." if len(vs) > 4 else "")
+
     out = []
     for k in (k for k in KEYS if k not in ignore and k != "test"):
         b = sorted(set(base[k])) if k in base.columns else [""]
         c = sorted(set(cur[k])) if k in cur.columns else [""]
         if b != c:
-            show = lambda vs: ", ".join(v or "(empty)" for v in vs[:4]) + (", ..." if len(vs) > 4 else "")  # noqa: E731
             out.append(f"{k} (baseline {show(b)}; current {show(c)})")
     return out
 
@@ -129,10 +132,14 @@ def summary(checks: list[Check], threshold: float, alpha: float, per_test: dict[
     counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "improvement", "unchanged", "new",
                                                                  "missing")}
     own = "".join(f", {k}*: {v:.0%}" for k, v in (per_test or {}).items())
-    head = (f"**gate: {'FAIL' if failed(checks, allow_missing) else 'pass'}** (threshold {threshold:.0%}{own}, alpha {alpha}): "
+    head = (f"**gate: {'FAIL' if failed(checks, allow_missing) else 'pass'}** "
+            f"(threshold {threshold:.0%}{own}, alpha {alpha}): "
             + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
     lines = [head, "", "| verdict | point | baseline | current | change | p |", "|---|---|---:|---:|---:|---:|"]
-    fmt = lambda x, f: "" if x is None else format(x, f)  # noqa: E731
+
+    def fmt(x: float | None, f: str) -> str:
+        return "" if x is None else format(x, f)
+
     order = {"regression": 0, "improvement": 1, "missing": 2, "new": 3, "unchanged": 4}
     for c in sorted(checks, key=lambda c: order[c.verdict]):
         lines.append(f"| {c.verdict} | {c.point} | {fmt(c.baseline, '.2f')} | {fmt(c.current, '.2f')} | "

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.errors import fail
+
 
 def machine_class(env: dict[str, Any]) -> str:
     """e.g. cpu-amd-epyc-2c: accelerator, device (GPU, else CPU model), logical cores."""
@@ -26,7 +28,8 @@ def run_env(run: Path) -> dict[str, Any] | None:
     folder = run if run.is_dir() else run.parent
     for path in [folder / "env.json", *sorted(folder.glob("jobs/*/env.json"))]:
         if path.is_file():
-            return json.loads(path.read_text())
+            env: dict[str, Any] = json.loads(path.read_text())
+            return env
     return None
 
 
@@ -35,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv:
         env = run_env(Path(argv[0]))
         if env is None:
-            print(f"harness.gate.machine: error: no env.json in {argv[0]}", file=sys.stderr)
-            return 2
+            return fail("harness.gate.machine", f"no env.json in {argv[0]}")
     else:
         from harness.records.env import environment
         env = environment()

@@ -40,9 +40,9 @@ from openai_harmony import (
 )
 
 from harness.harmony.recipients import is_builtin, is_function, short_name
+from harness.models.vocab import CALL, END, MESSAGE, RETURN, START
 
-START, END, MESSAGE = 200006, 200007, 200008  # <|start|>, <|end|>, <|message|>
-STOPS = frozenset({200002, 200007, 200012})  # <|return|>, <|end|>, <|call|>
+STOPS = frozenset({RETURN, END, CALL})  # where a message ends
 DEVIATION_DOCS: dict[str, str] = {  # what each counter counts (the results schema documents these)
     "recipient_without_prefix": "a tool recipient without the functions. prefix",
     "tool_call_on_analysis": "a tool call on the analysis channel",
@@ -171,10 +171,11 @@ class StreamParser:
             self.deviations["parse_error"] += 1
             if self._state is _State.CONTENT:
                 self._close_open_message()
-        if fresh or self._parser is None or self._held >= _RECYCLE:
-            self._new_parser()
+        parser = self._parser
+        if fresh or parser is None or self._held >= _RECYCLE:
+            parser = self._new_parser()
         try:
-            self._parser.process(START)  # type: ignore[union-attr]
+            parser.process(START)
         except _PARSER_ERRORS:  # the old parser was not between messages after all
             self._new_parser().process(START)
         self._state, self._msg_tokens, self._stray_run = _State.HEADER, 1, False
@@ -192,6 +193,7 @@ class StreamParser:
         if failed is not None:
             return failed
         parser = self._parser
+        assert parser is not None  # _advance fed it
         if token in STOPS:
             self.deviations["stop_before_message"] += 1
             return self._end(token)
@@ -208,6 +210,7 @@ class StreamParser:
             return failed
         if token in STOPS:
             return self._end(token)
+        assert self._parser is not None  # _advance fed it
         return self._event(token, self._parser.last_content_delta or "", "content")
 
     def _advance(self, token: int) -> TokenEvent | None:

@@ -26,8 +26,9 @@ from openai_harmony import (
 
 from harness.harmony.history import prune_analysis
 from harness.harmony.recipients import is_function, qualify
+from harness.models.vocab import ASSISTANT_STOPS
 
-STOP_TOKENS: tuple[int, ...] = (200002, 200012)  # <|return|>, <|call|>
+STOP_TOKENS: tuple[int, ...] = ASSISTANT_STOPS  # <|return|>, <|call|>
 JSON_CONTENT_TYPE = "<|constrain|>json"
 EFFORTS: dict[str, ReasoningEffort] = {
     "low": ReasoningEffort.LOW,
@@ -119,7 +120,8 @@ def render_prompt(messages: list[Message], opts: HarmonyOptions, *,
     body = prune_analysis(messages) if prune else list(messages)
     conv = Conversation.from_messages(head + body)
     enc = encoding if encoding is not None else _default_encoding()
-    return enc.render_conversation_for_completion(conv, Role.ASSISTANT, _NO_AUTO_DROP)
+    tokens: list[int] = enc.render_conversation_for_completion(conv, Role.ASSISTANT, _NO_AUTO_DROP)
+    return tokens
 
 
 def user(text: str) -> Message:

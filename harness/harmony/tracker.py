@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from openai_harmony import HarmonyEncoding
 
-from harness.harmony.parse import MESSAGE, START, STOPS
+from harness.harmony.parse import STOPS
+from harness.models.vocab import CONSTRAIN, MESSAGE, START
 
-CHANNEL, CONSTRAIN = 200005, 200003
 _RECIPIENT = re.compile(r"to=(\S+)")
 
 

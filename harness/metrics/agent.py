@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.agent.tools.base import ERROR_KINDS
+from harness.agent.outcome import ERROR_KINDS
 
 FORMAT_ERRORS: tuple[str, ...] = ("unknown_tool", "invalid_json", "invalid_args")  # an invalid call
 

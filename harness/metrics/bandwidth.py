@@ -66,7 +66,8 @@ def machine_key() -> str:
     return f"{platform.node()}|{cpu_model()}|{psutil.virtual_memory().total}"
 
 
-def this_cpu_gbs(cache_dir: Path | None = None, **kw) -> float:
+def this_cpu_gbs(cache_dir: Path | None = None, buffer_mb: int = 512, repeats: int = 10,
+                 threads: int | None = None) -> float:
     """This machine's copy bandwidth, measured once and cached in the harness cache folder."""
     path = (cache_dir or cache_root()) / CACHE_FILE
     try:
@@ -76,7 +77,7 @@ def this_cpu_gbs(cache_dir: Path | None = None, **kw) -> float:
     key = machine_key()
     if key in cached:
         return float(cached[key]["gbs"])
-    gbs = copy_gbs(**kw)
+    gbs = copy_gbs(buffer_mb, repeats, threads)
     cached[key] = {"gbs": round(gbs, 2), "method": "numpy copy, best of N, read + write bytes",
                    "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,12 @@
 """Request latencies from raw stream timestamps: TTFT, time to first final token, ITL, E2E, rate."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from harness.metrics.stats import describe
+from harness.metrics.stats import describe, mean
 
 MS = 1e-6
 
@@ -22,11 +23,6 @@ def request(t_start_ns: int, token_ns: Sequence[int], t_end_ns: int,
             "decode_ts": (len(token_ns) - 1) / decode_s if decode_s > 0 else float("nan")}
 
 
-def _mean(xs: Sequence[float]) -> float:
-    a = [x for x in xs if x == x]  # drop NaN
-    return float(np.mean(a)) if a else float("nan")
-
-
 def aggregate(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Means over the repetitions of one case; ITL percentiles over all its intervals."""
     itl = describe([x for r in requests for x in r["itl_ms"]])
@@ -35,7 +31,7 @@ def aggregate(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     rate = describe([r["decode_ts"] for r in requests if r["decode_ts"] == r["decode_ts"]])
     return {"ttft_ms": ttft.mean, "ttft_p50_ms": ttft.median, "ttft_p90_ms": ttft.p90, "ttft_p99_ms": ttft.p99,
             "e2e_p50_ms": e2e.median * MS, "e2e_p90_ms": e2e.p90 * MS, "e2e_p99_ms": e2e.p99 * MS,
-            "ttft_final_ms": _mean([r["ttft_final_ms"] for r in requests]),
+            "ttft_final_ms": mean([r["ttft_final_ms"] for r in requests]),
             "e2e_ms": e2e.mean * MS, "avg_ns": e2e.mean, "stddev_ns": e2e.stddev,
             "itl_ms": itl.mean, "itl_p50_ms": itl.median, "itl_p90_ms": itl.p90, "itl_p99_ms": itl.p99,
             "avg_ts": rate.mean, "stddev_ts": rate.stddev, "ci95_ts": rate.ci95}
@@ -43,9 +39,9 @@ def aggregate(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def server_rates(timings: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Means of llama-server's own prompt and predicted tokens/s over the requests that gave them."""
-    def mean(key: str) -> float:
-        return _mean([float(t[key]) for t in timings if t.get(key) is not None])
-    return {"server_prompt_ts": mean("prompt_per_second"), "server_predicted_ts": mean("predicted_per_second")}
+    def of(key: str) -> float:
+        return mean([float(t[key]) for t in timings if t.get(key) is not None])
+    return {"server_prompt_ts": of("prompt_per_second"), "server_predicted_ts": of("predicted_per_second")}
 
 
 def served(requests: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:

@@ -10,12 +10,15 @@ of mem_bw / bytes_per_token says how close a run comes to what its memory allows
 from __future__ import annotations
 
 import functools
+import mmap
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from harness.metrics.bandwidth import device_gbs
 from harness.models.vocab import cache_root
@@ -61,25 +64,91 @@ def type_bytes(name: str) -> float:
     return size / block
 
 
-def tensor_bytes(t) -> int:
+def tensor_bytes(t: TensorInfo) -> int:
     block, size = GGML_QUANT_SIZES[GGMLQuantizationType(int(t.tensor_type))]
     return int(t.n_elements) // block * size
 
 
-def _field(reader: GGUFReader, key: str, default=None):
-    f = reader.fields.get(key)
-    if f is None:
-        return default
-    values = [f.parts[i] for i in f.data]
-    if len(values) == 1 and len(values[0]) > 1 and values[0].dtype == np.uint8:
-        return bytes(values[0]).decode()  # a string
-    flat = [v.tolist()[0] for v in values]
-    return flat[0] if len(flat) == 1 and f.types[0].name != "ARRAY" else flat
+class TensorInfo(NamedTuple):
+    name: str
+    shape: tuple[int, ...]      # ggml's order (ne0 first), as gguf.GGUFReader gives it
+    tensor_type: int
+    n_elements: int
+
+
+# GGUF metadata value types: struct format of the scalars; 8 is a string, 9 an array
+_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_STRING, _ARRAY = 8, 9
+
+
+class GGUFHeader:
+    """The metadata and tensor infos of a little-endian GGUF (v2, v3), without its data.
+
+    gguf.GGUFReader builds numpy views of every part of every field: the 201088-token vocabulary of
+    gpt-oss alone costs it some 20 s of CPU. This reads the scalars and numeric arrays it needs and
+    steps over string arrays by their lengths. fields: key -> value (str, number, list of numbers;
+    None for an array of strings)."""
+
+    def __init__(self, path: str | Path) -> None:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            self._buf, self._off = buf, 0
+            try:
+                magic, version = self._unpack("<4sI")
+                if magic != b"GGUF" or version not in (2, 3):
+                    raise ValueError(f"{path}: not a little-endian GGUF v2/v3 (magic {magic!r}, version {version})")
+                n_tensors, n_kv = self._unpack("<QQ")
+                self.fields: dict[str, Any] = {}
+                for _ in range(n_kv):
+                    key = self._string()
+                    (vtype,) = self._unpack("<I")
+                    self.fields[key] = self._value(vtype)
+                self.tensors: list[TensorInfo] = []
+                for _ in range(n_tensors):
+                    name = self._string()
+                    (n_dims,) = self._unpack("<I")
+                    shape = self._unpack(f"<{n_dims}Q")
+                    ttype, _offset = self._unpack("<IQ")
+                    self.tensors.append(TensorInfo(name, shape, ttype, int(np.prod(shape, dtype=np.int64))))
+            finally:
+                del self._buf
+
+    def _unpack(self, fmt: str) -> tuple[Any, ...]:
+        out = struct.unpack_from(fmt, self._buf, self._off)
+        self._off += struct.calcsize(fmt)
+        return out
+
+    def _string(self) -> str:
+        (n,) = self._unpack("<Q")
+        self._off += n
+        return bytes(self._buf[self._off - n:self._off]).decode("utf-8", errors="replace")
+
+    def _value(self, vtype: int) -> Any:
+        if vtype == _STRING:
+            return self._string()
+        if vtype in _SCALAR:
+            return self._unpack("<" + _SCALAR[vtype])[0]
+        if vtype != _ARRAY:
+            raise ValueError(f"unknown GGUF value type {vtype}")
+        etype, count = self._unpack("<IQ")
+        if etype in _SCALAR:
+            return list(self._unpack(f"<{count}{_SCALAR[etype]}"))
+        if etype == _STRING:
+            off, buf = self._off, self._buf
+            for _ in range(count):  # step over each string by its length
+                off += 8 + struct.unpack_from("<Q", buf, off)[0]
+            self._off = off
+            return None
+        return [self._value(etype) for _ in range(count)]  # arrays of arrays
+
+
+def _field(header: GGUFHeader, key: str, default: Any = None) -> Any:
+    value = header.fields.get(key)
+    return default if value is None else value
 
 
 @functools.lru_cache(maxsize=32)
 def model_bytes(path: str) -> ModelBytes:
-    r = GGUFReader(path)
+    r = GGUFHeader(path)
     arch = _field(r, "general.architecture")
     n_layer = int(_field(r, f"{arch}.block_count"))
     n_head = _field(r, f"{arch}.attention.head_count")
@@ -109,7 +178,7 @@ def model_bytes(path: str) -> ModelBytes:
                       int(_field(r, f"{arch}.attention.value_length", head_dim)), swa, window)
 
 
-def model_file(row) -> Path | None:
+def model_file(row: pd.Series) -> Path | None:
     """The GGUF a row measured, if it is on this machine: its model_path, a model_filename that is a
     path, or a file of that name in the harness model cache."""
     for p in (row.get("model_path", ""), row.get("model_filename", "")):
@@ -121,7 +190,7 @@ def model_file(row) -> Path | None:
     return None
 
 
-def is_tg(row) -> bool:
+def is_tg(row: pd.Series) -> bool:
     return (row.get("workload") == "pp_tg" and row.get("status") == "ok" and row.get("n_prompt") in ("0", "")
             and row.get("n_gen", "") not in ("", "0"))
 
@@ -150,7 +219,8 @@ def fill(df: pd.DataFrame, given_gbs: float | None = None) -> pd.DataFrame:
                 bw_of[key] = device_gbs(*key, given=given_gbs)[0]
             if bw_of[key]:
                 out.at[i, "mem_bw_gbs"] = f"{bw_of[key]:.1f}"
-        b, bw, ts = out.at[i, "bytes_per_token"], out.at[i, "mem_bw_gbs"], row.get("avg_ts", "")
+        cells = out.at[i, "bytes_per_token"], out.at[i, "mem_bw_gbs"], row.get("avg_ts", "")
+        b, bw, ts = cast("tuple[str, str, str]", cells)  # the frame is dtype str (pandas-stubs: any scalar)
         if b and bw and ts:
             out.at[i, "roofline_pct"] = f"{100 * float(ts) * float(b) / (float(bw) * 1e9):.2f}"
     return out

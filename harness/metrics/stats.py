@@ -1,12 +1,16 @@
-"""A tiny stats object over repetition samples, and the rates llama-bench reports."""
+"""A tiny stats object over repetition samples, the rates llama-bench reports, and the intervals
+of every ratio and share the harness reports (one 95% z, one bootstrap of a ratio of means)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,12 @@ class Stats:
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         return {prefix + k: v for k, v in asdict(self).items()}
+
+
+def mean(xs: Iterable[float]) -> float:
+    """The mean of the values that are numbers (NaN left out); nan when none is."""
+    a = [x for x in xs if x == x]
+    return float(np.mean(a)) if a else math.nan
 
 
 def describe(xs: Sequence[float]) -> Stats:
@@ -61,7 +71,7 @@ def bench_columns(samples_ns: Sequence[int], n_tokens: int) -> dict[str, float]:
             "ci95_ts": ts.ci95}
 
 
-def share_interval(values: Sequence[float]) -> tuple[float, float, float]:
+def share_interval(values: npt.ArrayLike) -> tuple[float, float, float]:
     """Mean of values in [0, 1] and its 95% interval: Wilson's for 0/1 outcomes (it stays inside
     [0, 1] and is sound for a handful of trials), the t-interval clipped to [0, 1] otherwise."""
     a = np.asarray(values, dtype=float)
@@ -70,9 +80,30 @@ def share_interval(values: Sequence[float]) -> tuple[float, float, float]:
         return math.nan, math.nan, math.nan
     p = float(a.mean())
     if np.isin(a, (0.0, 1.0)).all():
-        z, n = 1.959963984540054, a.size
+        z, n = Z95, a.size
         mid = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
         return p, max(0.0, mid - half), min(1.0, mid + half)
     ci = describe(a).ci95
     return p, max(0.0, p - ci), min(1.0, p + ci)
+
+
+def ratio_ci(ref: Sequence[float], ours: Sequence[float], resamples: int = 2000,
+             seed: int = 0) -> tuple[float, float]:
+    """The 95% percentile-bootstrap interval of mean(ours) / mean(ref), each side resampled on its own
+    (unpaired: for runs that did not run side by side); each side needs 2 or more values."""
+    rng = np.random.default_rng(seed)
+    sa, sb = np.asarray(ref, dtype=float), np.asarray(ours, dtype=float)
+    ma = rng.choice(sa, (resamples, sa.size)).mean(axis=1)
+    mb = rng.choice(sb, (resamples, sb.size)).mean(axis=1)
+    lo, hi = np.percentile(mb / ma, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def ratio_ci_from_spread(ref: float, ref_sd: float, ref_n: int, ours: float, ours_sd: float,
+                         ours_n: int) -> tuple[float, float]:
+    """The 95% interval of ours / ref from each side's mean, stddev and count: the stddevs propagated
+    on the log scale (delta method), which keeps the interval positive."""
+    r = ours / ref
+    se_log = math.sqrt((ref_sd / ref) ** 2 / ref_n + (ours_sd / ours) ** 2 / ours_n)
+    return r * math.exp(-Z95 * se_log), r * math.exp(Z95 * se_log)

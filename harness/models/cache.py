@@ -4,18 +4,37 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
 from harness.config.schema import ArchConfig
-from harness.config.validate import model_file
+from harness.config.validate import ConfigError
 from harness.models import synthetic, vocab
 from harness.models.quantize import quantize
 
 
-def models_dir(model) -> Path:
+def model_file(model: Any) -> Path:
+    """The GGUF a kind=file model points at; refuses a missing file naming where it looked
+    (ConfigError, one line); config validation runs it for kind=file models (workloads.install_checks)."""
+    raw = model.path
+    if not raw:
+        raise ConfigError(
+            f"model.path is not set for model {model.name}; set model.path=/path/to/file.gguf"
+            + (f" or {model.path_env}" if model.path_env else ""))
+    path = Path(os.path.expanduser(str(raw).replace("{quant}", model.quant)))
+    if not path.is_file():
+        hint = f" ({model.source_hint})" if model.source_hint else ""
+        via = f"model.path or {model.path_env}" if model.path_env else "model.path"
+        raise ConfigError(f"model file for {model.name} not found: {path}; set {via} to your GGUF{hint}")
+    return path
+
+
+def models_dir(model: Any) -> Path:
     return Path(model.cache_dir).expanduser() if model.cache_dir else vocab.cache_root() / "models"
 
 
@@ -28,20 +47,20 @@ def content_key(arch: ArchConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _arch(model) -> ArchConfig:
+def _arch(model: Any) -> ArchConfig:
     arch = model.arch
     if not isinstance(arch, ArchConfig):
-        arch = ArchConfig(**OmegaConf.to_container(arch, resolve=True))
+        arch = ArchConfig(**cast("dict[str, Any]", OmegaConf.to_container(arch, resolve=True)))  # a DictConfig
     return arch
 
 
-def synthetic_path(model) -> Path:
+def synthetic_path(model: Any) -> Path:
     arch = _arch(model)
     folder = models_dir(model) / f"{model.name}-{content_key(arch)}"
     return folder / f"{model.name}-{model.quant}.gguf"
 
 
-def prepare(model, log=None) -> Path:
+def prepare(model: Any, log: Callable[[str], None] | None = None) -> Path:
     """Path of the model's GGUF, building the synthetic base and the quant if missing."""
     if model.kind == "file":
         return model_file(model)
@@ -58,21 +77,3 @@ def prepare(model, log=None) -> Path:
         log(f"quantizing {target.name} ...")
         quantize(base, target, model.quant)
     return target
-
-
-# The probe of backend.repack=auto: quantized gpt-oss models whose tensor types llama.cpp's CPU repack
-# and AMX paths take (synthetic-small's dimensions are multiples of 256, so k-quants apply).
-REPACK_PROBE = ("Q8_0", "Q4_K_M", "MXFP4_MOE")
-
-
-def repack_probe_models() -> list[Path]:
-    from harness.config.plan import config_dir
-    from harness.config.schema import ModelConfig
-    small = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.load(config_dir() / "model" / "synthetic-small.yaml"))
-    return [prepare(OmegaConf.merge(small, {"quant": q})) for q in REPACK_PROBE]
-
-
-def resolve_repack(value) -> bool:
-    """backend.repack as a boolean: true/false as given, auto probed once per llama.cpp build and CPU."""
-    from harness.backends import repack
-    return repack.resolve(value, vocab.cache_root(), repack_probe_models)

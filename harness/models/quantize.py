@@ -7,24 +7,13 @@ from pathlib import Path
 
 import llama_cpp
 
-from harness.backends.llama_log import llama_log
+from harness.config.schema import QUANTS
+from harness.models.llama_log import llama_log
 
-FTYPES = {
-    "F16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
-    "BF16": llama_cpp.LLAMA_FTYPE_MOSTLY_BF16,
-    "Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
-    "Q6_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K,
-    "Q5_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
-    "Q5_K_S": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_S,
-    "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
-    "Q4_K_S": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_S,
-    "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
-    "Q3_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q3_K_M,
-    "Q3_K_S": llama_cpp.LLAMA_FTYPE_MOSTLY_Q3_K_S,
-    "Q2_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q2_K,
-    "IQ4_NL": llama_cpp.LLAMA_FTYPE_MOSTLY_IQ4_NL,
-    "MXFP4_MOE": 38,  # LLAMA_FTYPE_MOSTLY_MXFP4_MOE, the format gpt-oss ships in
-}
+_MISSING = {"MXFP4_MOE": 38}  # LLAMA_FTYPE_MOSTLY_MXFP4_MOE (gpt-oss's format), for bindings without the name
+FTYPES: dict[str, int] = {q: getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{q}")
+                          if hasattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{q}") else _MISSING[q]
+                          for q in QUANTS}  # each of config.schema.QUANTS
 
 
 class QuantizeError(RuntimeError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _name(tensor: gguf.MODEL_TENSOR, suffix: str, bid: int | None = None) -> str
     return (base.format(bid=bid) if bid is not None else base) + "." + suffix
 
 
-def _tensors(a: ArchConfig, n_vocab: int):
+def _tensors(a: ArchConfig, n_vocab: int) -> Iterator[tuple[str, tuple[int, ...], str]]:
     """(name, numpy shape, kind) in llama.cpp's order; numpy shapes are ggml's reversed."""
     q, kv = a.n_head * a.head_dim, a.n_head_kv * a.head_dim
     yield _name(T.TOKEN_EMBD, "weight"), (n_vocab, a.n_embd), "w"

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
 
 VOCAB_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 N_VOCAB = 201088
-N_RANKS = 199998
-BOS_ID, EOS_ID, PAD_ID = 199998, 200002, 199999  # <|startoftext|>, <|return|>, <|endoftext|>
+N_RANKS = 199998  # ordinary ranks 0..N_RANKS-1; the harmony specials follow
+# The special token ids the harness names (their one home; harmony_specials() has them all):
+STARTOFTEXT, ENDOFTEXT = N_RANKS, N_RANKS + 1  # <|startoftext|>, <|endoftext|>
+RETURN, CONSTRAIN, CHANNEL = 200002, 200003, 200005  # <|return|>, <|constrain|>, <|channel|>
+START, END, MESSAGE, CALL = 200006, 200007, 200008, 200012  # <|start|>, <|end|>, <|message|>, <|call|>
+BOS_ID, EOS_ID, PAD_ID = STARTOFTEXT, RETURN, ENDOFTEXT
+ASSISTANT_STOPS = (RETURN, CALL)  # where an assistant turn ends (openai-harmony's stop tokens for actions)
+RAW_STOPS = (ENDOFTEXT, RETURN, CALL)  # where a raw (non-Harmony) completion stops
 TIKTOKEN_FILE = "o200k_base.tiktoken"
 ENV_VAR = "TIKTOKEN_ENCODINGS_BASE"
 
@@ -163,7 +169,7 @@ def ensure_harmony_env() -> None:
 
 
 @functools.cache
-def harmony_encoding() -> "openai_harmony.HarmonyEncoding":
+def harmony_encoding() -> openai_harmony.HarmonyEncoding:
     """The openai-harmony GPT-OSS encoding, loaded offline from our tiktoken file."""
     ensure_harmony_env()
     import openai_harmony
@@ -250,7 +256,7 @@ def gguf_vocab() -> GgufVocab:
     return GgufVocab(tokens=tokens, token_types=types, merges=_merges(ranks))
 
 
-def add_to_gguf(writer: "gguf.GGUFWriter", chat_template: str | None = None) -> None:
+def add_to_gguf(writer: gguf.GGUFWriter, chat_template: str | None = None) -> None:
     """Write the o200k_harmony tokenizer (gpt2 model, gpt-4o pre-tokenizer) into a GGUF writer."""
     vocab = gguf_vocab()
     writer.add_tokenizer_model("gpt2")

@@ -7,9 +7,10 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import psutil
 
@@ -121,7 +122,11 @@ def device(accel: str) -> tuple[str, int | None]:
 
 
 def git_commit() -> str:
+    """The checkout's commit when the harness runs from one (an installed wheel: unknown, never the
+    commit of a repository the venv happens to sit in)."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists() or not (root / "pyproject.toml").is_file():
+        return "unknown"
     sha = _run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"])
     if not sha:
         return "unknown"
@@ -139,6 +144,7 @@ def _version(dist: str) -> str:
 @functools.cache
 def environment() -> dict[str, Any]:
     """The full record (env.json); row_columns() picks what every row carries."""
+    from harness.backends.build_id import in_process as in_process_build
     from harness.backends.inprocess import system_info
     info = system_info()
     vm = psutil.virtual_memory()
@@ -164,7 +170,7 @@ def environment() -> dict[str, Any]:
         "system_info": info,
         "python": platform.python_version(),
         "llama_cpp_python": _version("llama-cpp-python"),
-        "build_commit": f"llama-cpp-python-{_version('llama-cpp-python')}",
+        **in_process_build().columns(),
         "versions": {d: _version(d) for d in ("hydra-core", "gguf", "openai-harmony", "numpy", "pandas")},
         "harness_version": _version("gpt-oss-harness"),
         "harness_commit": git_commit(),
@@ -172,7 +178,7 @@ def environment() -> dict[str, Any]:
 
 
 ROW_KEYS = ("host", "os", "cpu_info", "cpu_features", "gpu_info", "device", "device_mem_mb", "accel", "backends",
-            "system_info", "llama_cpp_python", "build_commit", "harness_version", "harness_commit")
+            "system_info", "llama_cpp_python", "build_commit", "build_number", "harness_version", "harness_commit")
 
 
 def row_columns() -> dict[str, Any]:

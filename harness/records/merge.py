@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -33,7 +35,8 @@ def shards(folder: Path, nested: bool = True) -> list[Path]:
 
 def _key(shard: Path) -> str | None:
     try:
-        return json.loads((shard / POINT).read_text())["key"]
+        key: str = json.loads((shard / POINT).read_text())["key"]
+        return key
     except (OSError, ValueError, KeyError):
         return None  # a shard without point.json (older runs) is its own point
 
@@ -70,11 +73,11 @@ def merge(sweep_dir: Path) -> Path | None:
     return out
 
 
-def environments(folder: Path) -> list[dict]:
+def environments(folder: Path) -> list[dict[str, Any]]:
     """The distinct environment records of a run: one per machine and build its shards ran on (the
     folder's own env.json for a single run)."""
     files = [s / ENV for s in current(folder)] or [folder / ENV]
-    seen: dict[str, dict] = {}
+    seen: dict[str, dict[str, Any]] = {}
     for f in files:
         if f.is_file():
             env = {k: v for k, v in json.loads(f.read_text()).items() if k not in NOT_ENV}
@@ -109,12 +112,17 @@ def with_legacy_columns(df: pd.DataFrame) -> pd.DataFrame:
 SAMPLE_KEY = ("run_id", "host", "point", "test")  # a samples record belongs to the row with these
 
 
-def sample_key(rec) -> tuple[str, ...]:
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a results frame as dicts (pandas-stubs types their keys Hashable; the columns are str)."""
+    return cast("list[dict[str, Any]]", df.to_dict("records"))
+
+
+def sample_key(rec: Mapping[str, Any]) -> tuple[str, ...]:
     """The key of a samples record or of a result row (a column missing on both sides counts as empty)."""
     return tuple("" if rec.get(k) is None else str(rec[k]) for k in SAMPLE_KEY)
 
 
-def load_samples(path: Path) -> dict[tuple[str, ...], dict]:
+def load_samples(path: Path) -> dict[tuple[str, ...], dict[str, Any]]:
     """The per-repetition samples of a run (samples.jsonl beside its results.csv) by sample_key."""
     jsonl = _results_csv(path).with_name(SAMPLES)
     if not jsonl.is_file():

@@ -5,8 +5,9 @@ import csv
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any
 
 from harness.records.schema import NAMES
 
@@ -14,12 +15,12 @@ RESULTS = "results.csv"
 SAMPLES = "samples.jsonl"
 
 
-def _durable(f) -> None:
+def _durable(f: IO[str]) -> None:
     f.flush()
     os.fsync(f.fileno())
 
 
-def append_rows(folder: Path, rows: list[Mapping[str, Any]]) -> None:
+def append_rows(folder: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append a point's rows in one write, then fsync: a kill leaves the point whole or absent."""
     unknown = set().union(*(row.keys() for row in rows)) - set(NAMES)
     if unknown:

@@ -2,24 +2,27 @@
 shared points, and below them each run's ratio to the first run with its 95% interval."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from harness.report.compare import METRICS, Metric, Point, Run, cell, point_labels, ratio
+from harness.report.compare_join import METRICS, Metric, Point, Run, cell, point_labels, ratio
 from harness.report.style import category_ticks
 
 
-def _group(row: dict) -> str:
+def _group(row: dict[str, Any]) -> str:
     """Panels keep quantities of one scale together: pp, tg and pp+tg apart; one per other workload."""
     if row.get("workload") != "pp_tg":
-        return row.get("workload", "")
+        return str(row.get("workload", ""))
     n_prompt, n_gen = row.get("n_prompt") not in ("", "0"), row.get("n_gen") not in ("", "0")
     return "pp" if not n_gen else "tg" if not n_prompt else "pp+tg"
 
 
-def _panel(metric: Metric, runs: list[Run], pts: list[tuple[Point, str]], top: plt.Axes, bottom: plt.Axes,
+def _panel(metric: Metric, runs: list[Run], pts: list[tuple[Point, str]], top: Axes, bottom: Axes,
            group: str) -> None:
     width = 0.8 / len(runs)
     x = np.arange(len(pts))
@@ -47,7 +50,7 @@ def _panel(metric: Metric, runs: list[Run], pts: list[tuple[Point, str]], top: p
     bottom.set_xlabel("point (configuration)")
 
 
-def figures(runs: list[Run], points: list[Point]) -> Iterator[tuple[str, plt.Figure]]:
+def figures(runs: list[Run], points: list[Point]) -> Iterator[tuple[str, Figure]]:
     labels = point_labels(points)
     for metric in METRICS:
         groups: dict[str, list[tuple[Point, str]]] = {}

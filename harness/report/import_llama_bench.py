@@ -81,6 +81,7 @@ def _records_md(text: str) -> list[dict[str, Any]]:
 
 def records(text: str, fmt: str) -> list[dict[str, Any]]:
     """llama-bench's records (its field names) from output in one of FORMATS."""
+    recs: list[dict[str, Any]]
     try:
         if fmt == "json":
             recs = json.loads(text)

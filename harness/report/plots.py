@@ -6,10 +6,11 @@ load figures are in plots_latency.py, agent ones in plots_agent.py; `figures` yi
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from harness.report import plots_agent, plots_latency
 from harness.report.style import category_ticks, finish, numeric, panels
@@ -31,11 +32,11 @@ def bench_rows(df: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(kind=rows.test.map(_kind))
 
 
-def _stat(rows: pd.DataFrame, by) -> pd.DataFrame:
+def _stat(rows: pd.DataFrame, by: str) -> pd.DataFrame:
     return rows.groupby(by, sort=False).agg(ts=("avg_ts", "mean"), sd=("stddev_ts", "mean"))
 
 
-def by_quant(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
+def by_quant(df: pd.DataFrame) -> Iterator[tuple[str, Figure]]:
     rows = bench_rows(df)
     if rows.empty:
         return
@@ -50,7 +51,7 @@ def by_quant(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
     yield "throughput_by_quant", finish(fig, rows, "Throughput by quantization (mean over the other axes, ± stddev)")
 
 
-def _numeric_ticks(ax: plt.Axes, xs: list[float]) -> None:
+def _numeric_ticks(ax: Axes, xs: list[float]) -> None:
     """Powers of two spread over decades read best on a log2 axis; label every swept value."""
     if xs[0] > 0 and xs[-1] / xs[0] >= 8:
         ax.set_xscale("log", base=2)
@@ -59,7 +60,7 @@ def _numeric_ticks(ax: plt.Axes, xs: list[float]) -> None:
     ax.tick_params(axis="x", labelrotation=30 if len(xs) > 5 else 0, labelsize=8)
 
 
-def by_axis(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
+def by_axis(df: pd.DataFrame) -> Iterator[tuple[str, Figure]]:
     rows = bench_rows(df)
     for axis, label in AXES.items():
         if rows.empty or rows[axis].nunique() < 2:
@@ -79,7 +80,7 @@ def by_axis(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
         yield f"throughput_vs_{axis}", finish(fig, rows, f"Throughput against {label} (± stddev)")
 
 
-def by_category(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
+def by_category(df: pd.DataFrame) -> Iterator[tuple[str, Figure]]:
     rows = bench_rows(df)
     for col, label in CATEGORIES.items():
         if rows.empty or rows[col].nunique() < 2:
@@ -98,12 +99,12 @@ def by_category(df: pd.DataFrame) -> Iterator[tuple[str, plt.Figure]]:
 THROUGHPUT = (by_quant, by_axis, by_category)
 
 
-def throughput(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+def throughput(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, Figure]]:
     for make in THROUGHPUT:
         yield from make(df)
 
 
-def figures(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+def figures(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, Figure]]:
     """Every figure the rows (and their per-request samples, when given) support."""
     yield from throughput(df)
     yield from plots_latency.chat(df, requests)

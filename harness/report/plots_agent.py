@@ -7,11 +7,11 @@ without such rows.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from harness.metrics.stats import share_interval
 from harness.report.style import category_ticks, finish, numeric, panels
@@ -36,7 +36,7 @@ def success_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["quant", "mode", "n", "success", "lo", "hi"])
 
 
-def success(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+def success(df: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, Figure]]:
     table = success_table(df)
     if table.empty:
         return

@@ -5,11 +5,11 @@
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from harness.report.style import category_ticks, finish, numeric, panels
 
@@ -20,19 +20,20 @@ CHAT_METRICS = {"ttft_ms": "time to first token (ms)", "e2e_ms": "request latenc
 CDF_METRICS = {"ttft_ms": "time to first token (ms)", "e2e_ms": "request latency, end to end (ms)"}
 LOAD_METRICS = {"output_ts": "output throughput, all clients (tokens/s)",
                 "request_throughput": "request throughput (requests/s)",
-                "ttft_p50_ms": "time to first token, p50 and p99 (ms)", "e2e_p50_ms": "request latency, p50 and p99 (ms)"}
+                "ttft_p50_ms": "time to first token, p50 and p99 (ms)",
+                "e2e_p50_ms": "request latency, p50 and p99 (ms)"}
 
 
-def varying(df: pd.DataFrame, cols=SERIES) -> list[str]:
+def varying(df: pd.DataFrame, cols: Sequence[str] = SERIES) -> list[str]:
     """Columns with two or more distinct values that are set (reasoning_effort is empty for raw)."""
     return [c for c in cols if c in df.columns and df[c][df[c] != ""].nunique() > 1]
 
 
-def _label(r, cols: list[str]) -> str:
+def _label(r: pd.Series, cols: Sequence[str]) -> str:
     return " · ".join(f"{r[c]}" if c in ("backend", "mode", "quant") else f"{c}={r[c]}" for c in cols)
 
 
-def _bars(rows: pd.DataFrame, group: list[str], metrics: list[str], name: str, what: str):
+def _bars(rows: pd.DataFrame, group: list[str], metrics: list[str], name: str, what: str) -> tuple[str, Figure]:
     """One panel per metric: mean over prompts per group, error bars ± stddev over prompts."""
     grouped = rows.groupby(group, sort=False)[metrics]
     mean, sd = grouped.mean(), grouped.std().fillna(0)
@@ -50,11 +51,11 @@ def _bars(rows: pd.DataFrame, group: list[str], metrics: list[str], name: str, w
     return name, finish(fig, rows, what)
 
 
-def chat(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+def chat(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, Figure]]:
     ok = numeric(rows[(rows.workload == "chat") & (rows.status == "ok")], list(CHAT_METRICS))
     if ok.empty:
         return
-    group = [c for c in ("backend", "mode", "reasoning_effort", "quant") if c in varying(ok)]
+    group: list[str] = [c for c in ("backend", "mode", "reasoning_effort", "quant") if c in varying(ok)]
     if "mode" in group:
         yield _bars(ok, group, ["ttft_ms", "e2e_ms", "prompt_tokens"], "raw_vs_harmony",
                     "Raw vs Harmony (mean over prompts, ± stddev over prompts)")
@@ -64,7 +65,7 @@ def chat(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[t
     yield from latency_cdf(requests, "chat")
 
 
-def latency_cdf(requests: pd.DataFrame | None, workload: str) -> Iterator[tuple[str, plt.Figure]]:
+def latency_cdf(requests: pd.DataFrame | None, workload: str) -> Iterator[tuple[str, Figure]]:
     """Empirical CDFs of per-request TTFT and latency, one line per configuration that varies."""
     if requests is None or requests.empty:
         return
@@ -93,7 +94,7 @@ def latency_cdf(requests: pd.DataFrame | None, workload: str) -> Iterator[tuple[
     yield f"latency_cdf_{workload}", finish(fig, reqs, f"Latency CDF, {workload} (every request)")
 
 
-def load(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+def load(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[tuple[str, Figure]]:
     ok = numeric(rows[(rows.workload == "load") & (rows.status == "ok")],
                  ["concurrency", *LOAD_METRICS, "ttft_p99_ms", "e2e_p99_ms"])
     if ok.empty:
@@ -103,7 +104,7 @@ def load(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[t
     yield from latency_cdf(requests, "load")
 
 
-def _vs_concurrency(ok: pd.DataFrame) -> tuple[str, plt.Figure]:
+def _vs_concurrency(ok: pd.DataFrame) -> tuple[str, Figure]:
     series = [c for c in varying(ok) if c != "concurrency"]
     groups = list(ok.groupby(series, sort=False)) if series else [((), ok)]
     fig, axes = panels(len(LOAD_METRICS), width=4.4)
@@ -113,7 +114,8 @@ def _vs_concurrency(ok: pd.DataFrame) -> tuple[str, plt.Figure]:
         for _, g in groups:
             line = g.groupby("concurrency")[list(dict.fromkeys([metric, tail]))].mean()
             name = _label(g.iloc[0], series) if series else ""
-            ax.plot(line.index, line[metric], marker="o", label=f"{name} p50".strip() if tail != metric else name or None)
+            ax.plot(line.index, line[metric], marker="o",
+                    label=f"{name} p50".strip() if tail != metric else name or None)
             if tail != metric:
                 ax.plot(line.index, line[tail], marker="x", ls="--", label=f"{name} p99".strip())
         ax.set_xticks(xs, [f"{x:g}" for x in xs])

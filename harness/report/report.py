@@ -6,11 +6,12 @@ table; chat, load and agent rows get latency and success tables; rows that faile
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from harness.records.merge import environments
 from harness.records.writer import RESULTS
@@ -19,12 +20,13 @@ from harness.report.table import markdown
 
 ENV_KEYS = ("host", "os", "cpu_info", "cpu_features", "gpu_info", "device", "accel", "backends", "llama_cpp_python",
             "harness_commit")
-Figures = Callable[[pd.DataFrame, pd.DataFrame], Iterator[tuple[str, plt.Figure]]]
+Figures = Callable[[pd.DataFrame, pd.DataFrame], Iterator[tuple[str, Figure]]]
 # workload -> (heading, summary table, figures); both get the rows and the per-request frame.
 SECTIONS: dict[str, tuple[str, Callable[[pd.DataFrame, pd.DataFrame], str], Figures]] = {
     "pp_tg": ("Throughput: pp and tg (llama-bench tests, mean ± stddev over repetitions)", summary.throughput,
               plots.throughput),
-    "chat": ("Chat: raw vs Harmony, in-process vs HTTP (mean ± stddev over requests)", summary.chat, plots_latency.chat),
+    "chat": ("Chat: raw vs Harmony, in-process vs HTTP (mean ± stddev over requests)", summary.chat,
+             plots_latency.chat),
     "load": ("Load: concurrent streaming clients", summary.load, plots_latency.load),
     "agent": ("Agent: task success (95% interval)", summary.agent, plots_agent.success),
 }
@@ -41,7 +43,7 @@ def _environment(run_dir: Path) -> list[str]:
     return ["## Environment", "", f"{len(envs)} machines or builds ran these shards:", "", *head, *body, ""]
 
 
-def _save(out: Path, name: str, fig: plt.Figure) -> str:
+def _save(out: Path, name: str, fig: Figure) -> str:
     for ext in ("png", "svg"):
         fig.savefig(out / f"{name}.{ext}", dpi=110)
     plt.close(fig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -17,7 +18,7 @@ FIELDS = ("ttft_ms", "e2e_ms", "completion_tokens", "decode_ts")
 JOIN = ("run_id", "host", "point", "test")
 
 
-def _records(path: Path) -> list[dict]:
+def _records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []

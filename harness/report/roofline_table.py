@@ -22,4 +22,4 @@ def section(df: pd.DataFrame, given_gbs: float | None = None) -> list[str]:
         bound = f"{float(bw) * 1e9 / b:.1f}" if bw else ""
         lines.append(f"| {r['model_name']} | {r['quant']} | {r['test']} | {float(r['avg_ts']):.2f} | {b / 2**20:.2f} | "
                      f"{bw} | {bound} | {r['roofline_pct']} |")
-    return lines + [""]
+    return [*lines, ""]

@@ -5,13 +5,16 @@ Rows come as read from results.csv (dtype=str); `numeric` converts the columns a
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 WRAP = 14  # characters per level tick-label line
 WRAP_UPRIGHT = 26  # upright ones
@@ -26,7 +29,7 @@ def numeric(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
 
 
 def _machines(df: pd.DataFrame) -> str:
-    def one(r) -> str:
+    def one(r: Mapping[Hashable, Any]) -> str:
         device = r.get("gpu_info") or r.get("cpu_info") or "unknown machine"
         return f"{device} ({r.get('accel') or 'cpu'})"
     cols = [c for c in ("gpu_info", "cpu_info", "accel") if c in df.columns]
@@ -40,7 +43,7 @@ def title(df: pd.DataFrame, what: str) -> str:
     return f"{what}\n{models} on {_machines(df)}"
 
 
-def category_ticks(ax: plt.Axes, labels: Sequence[str]) -> None:
+def category_ticks(ax: Axes, labels: Sequence[str]) -> None:
     """Tick labels that never overlap: a few are wrapped and stay level; more than four are wrapped
     wider and stand upright (their width is then a line's height, whatever the text's length)."""
     upright = len(labels) > 4
@@ -49,11 +52,11 @@ def category_ticks(ax: plt.Axes, labels: Sequence[str]) -> None:
                        rotation=90 if upright else 0, fontsize=8 if len(labels) <= 12 else 6)
 
 
-def panels(n: int, width: float = 5.0, height: float = 4.2) -> tuple[plt.Figure, list[plt.Axes]]:
+def panels(n: int, width: float = 5.0, height: float = 4.2) -> tuple[Figure, list[Axes]]:
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained")
     return fig, list(axes[0])
 
 
-def finish(fig: plt.Figure, df: pd.DataFrame, what: str) -> plt.Figure:
+def finish(fig: Figure, df: pd.DataFrame, what: str) -> Figure:
     fig.suptitle(title(df, what), fontsize=10)
     return fig

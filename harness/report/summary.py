@@ -6,6 +6,8 @@ every row go to a one-line header; those that vary are columns.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +20,11 @@ from harness.report.table import markdown
 CONSTANT = ("model_name", "quant", "backend", "mode", "reasoning_effort", "n_ctx", "n_gpu_layers", "host")
 
 
-def _f(x: float, digits: int = 1) -> str:
+def _f(x: float | np.floating[Any] | None, digits: int = 1) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _pm(xs, digits: int = 1) -> str:
+def _pm(xs: Iterable[float], digits: int = 1) -> str:
     a = np.asarray([x for x in xs if x == x], dtype=float)
     if a.size == 0:
         return ""
@@ -54,8 +56,9 @@ def chat(rows: pd.DataFrame, requests: pd.DataFrame | None) -> str:
         r = reqs
         for c, v in zip(group, key):
             r = r[r[c] == v] if r is not None else None
-        per_request = r is not None and not r.empty  # samples kept: every request; else the prompts' means
-        src = r if per_request else g
+        src, per_request = g, False
+        if r is not None and not r.empty:  # samples kept: every request; else the prompts' means
+            src, per_request = r, True
         ttft, e2e = src.ttft_ms.dropna(), src.e2e_ms.dropna()
         lines.append([*map(str, key), str(len(g)), str(len(src)) if per_request else "", _f(g.prompt_tokens.mean()),
                       _pm(ttft), _f(ttft.median()), _f(ttft.quantile(0.9)), _pm(e2e), _f(e2e.quantile(0.9)),
@@ -109,4 +112,5 @@ def problems(rows: pd.DataFrame) -> str:
         return ""
     shown = [c for c in ("point", "workload", "backend", "mode", "quant", "test") if c in bad.columns]
     return _table([*shown, "status", "error"],
-                  [[*(str(r[c]) for c in shown), r.status, str(r.error)[:400].replace("|", "/")] for _, r in bad.iterrows()])
+                  [[*(str(r[c]) for c in shown), r.status, str(r.error)[:400].replace("|", "/")]
+                   for _, r in bad.iterrows()])

@@ -1,6 +1,7 @@
 """The llama-bench-like markdown table of a results.csv."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,7 @@ def _num(text: str) -> float | None:
         return None
 
 
-def _ts(row) -> str:
+def _ts(row: pd.Series) -> str:
     if row["status"] != "ok":
         return f"{row['status']}: {row['error']}"[:80]
     avg, sd = _num(row["avg_ts"]), _num(row["stddev_ts"])
@@ -41,9 +42,19 @@ def _pct(text: str) -> str:
     return "" if v is None or v != v else f"{100 * v:.0f}%"
 
 
-AGENT = {"success": _pct, "pass_at_1": _pct, "pass_at_k": _pct, "pass_hat_k": _pct, "valid_call_rate": _pct,
-         "turns": lambda t: f"{_num(t):.1f}" if _num(t) is not None else "",
-         "e2e_ms": lambda t: f"{_num(t) / 1000:.1f} s" if _num(t) is not None else ""}
+def _turns(text: str) -> str:
+    v = _num(text)
+    return f"{v:.1f}" if v is not None else ""
+
+
+def _seconds(ms: str) -> str:
+    v = _num(ms)
+    return f"{v / 1000:.1f} s" if v is not None else ""
+
+
+AGENT: dict[str, Callable[[str], str]] = {
+    "success": _pct, "pass_at_1": _pct, "pass_at_k": _pct, "pass_hat_k": _pct, "valid_call_rate": _pct,
+    "turns": _turns, "e2e_ms": _seconds}
 AGENT_HEADER = ["success", "pass@1", "pass@k", "pass^k", "valid calls", "turns", "e2e"]
 
 
@@ -76,7 +87,7 @@ def _markdown(df: pd.DataFrame, agent: bool = False) -> str:
         cells = [_size(r[c]) if c == "model_size" else _params(r[c]) if c == "model_n_params" else str(r[c])
                  for c in shown]
         values = [f(str(r.get(c, ""))) for c, f in AGENT.items()] if agent else [_ts(r)]
-        lines.append("| " + " | ".join(cells + [str(r["test"])] + values) + " |")
+        lines.append("| " + " | ".join([*cells, str(r["test"]), *values]) + " |")
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -12,13 +13,18 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.config import schema
-from harness.config.plan import config_dir
+from harness.config.plan import config_dir, register_search_path
+from harness.errors import fail
 from harness.models import vocab
 from harness.records import merge
 from harness.sweep import isolate, progress, resume
 from harness.sweep.job import run_point
 
-resume.register()  # job processes of other launchers (joblib, submitit) import this module first
+
+def install() -> None:
+    """What a process that runs `task` needs first: the resume resolver, with which Hydra names a
+    resumed job's folder. launch() calls it; a job process of another launcher gets it from _Task."""
+    resume.register()
 
 
 def task(cfg: DictConfig) -> int:
@@ -36,6 +42,22 @@ def task(cfg: DictConfig) -> int:
             progress.skipped(label, done)
             return 0
     return run_point(cfg, out, run_dir.name, point, label)
+
+
+class _Task:
+    """`task` as Hydra gets it. Other launchers (joblib, submitit) pickle it into their job processes,
+    where Hydra names the job's folder before calling it: unpickling it there runs install() first."""
+
+    def __call__(self, cfg: DictConfig) -> int:
+        return task(cfg)
+
+    def __reduce__(self) -> tuple[Callable[[], _Task], tuple[()]]:
+        return _installed_task, ()
+
+
+def _installed_task() -> _Task:
+    install()
+    return _Task()
 
 
 def _missing_launcher(argv: list[str]) -> str | None:
@@ -74,11 +96,11 @@ def launch(argv: list[str], user_argv: list[str] | None = None) -> int:
     user_argv: the command line as the user gave it (for the resume command after Ctrl-C)."""
     missing = _missing_launcher(argv)
     if missing:
-        print(f"harness: error: {missing}", file=sys.stderr)
-        return 2
+        return fail("harness", missing)
     schema.register()
     vocab.ensure_harmony_env()
-    main = hydra.main(config_path=str(config_dir()), config_name="bench", version_base="1.3")(task)
+    register_search_path()  # the user's config folders (--config-dir, HARNESS_CONFIG_DIR) before harness/conf/
+    main = hydra.main(config_path=str(config_dir()), config_name="bench", version_base="1.3")(_installed_task())
     saved = sys.argv
     sys.argv = ["harness bench", *argv]
     try:

@@ -13,12 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from omegaconf import DictConfig
+
+from harness.backends.repack import resolve_repack
 from harness.config.plan import plan
 from harness.models import cache
 from harness.sweep import faults, isolate
+from harness.workloads import install_checks
 
 
-def once(cfg, model: Path, logs: Path) -> tuple[float, float]:
+def once(cfg: DictConfig, model: Path, logs: Path) -> tuple[float, float]:
     """(seconds from the crash being seen to the next point's first case, that point's model load_s)."""
     os.environ[faults.ENV] = "SIGSEGV,decode=2,point=0"  # read by each worker at its start
     try:
@@ -44,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quant", default="Q8_0")
     ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args(argv)
+    install_checks()
     cfg = plan([f"model={a.model}", f"model.quant={a.quant}", "workload.repetitions=1"], False)[0]
-    cfg.backend.repack = cache.resolve_repack(cfg.backend.repack)
+    cfg.backend.repack = resolve_repack(cfg.backend.repack)
     model = cache.prepare(cfg.model)
     logs = Path(tempfile.mkdtemp(prefix="crash-cost-"))
     runs = [once(cfg, model, logs) for _ in range(a.rounds)]

@@ -8,26 +8,26 @@ becomes that case's row and the loop goes on.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from harness import backends, workloads
 from harness.backends.base import Backend, Unsupported
+from harness.config.schema import REPLAY_BACKENDS
+from harness.errors import error_line
 
 Event = tuple[str, Any]
 
 
-def one_line(exc: BaseException) -> str:
-    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:500]
-
-
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def execute(cfg: Any, path: Path | None,
             wrap: Callable[[Backend], Backend] | None = None) -> Iterator[Event]:
-    backend = backends.create(cfg, path)
+    replay = workloads.replay_scripts(cfg) if cfg.backend.type in REPLAY_BACKENDS else None
+    backend = backends.create(cfg, path, replay=replay)
     if wrap is not None:
         backend = wrap(backend)
     try:
@@ -43,9 +43,9 @@ def execute(cfg: Any, path: Path | None,
             try:
                 row.update(workload.run(case))
             except Unsupported as exc:
-                row.update(status="unsupported", error=one_line(exc))
+                row.update(status="unsupported", error=error_line(exc))
             except Exception as exc:  # a failed case becomes a row, the sweep goes on
-                row.update(status="failed", error=one_line(exc))
+                row.update(status="failed", error=error_line(exc))
             rows.append(row)
             yield "row", row
         if hasattr(workload, "aggregate"):  # rows over the cases (agent: per task and per suite)

@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -94,13 +95,15 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def _next(self) -> Event | None:
-        """The next event, or None once the worker has died and left nothing unread."""
+    def _next(self) -> tuple[Any, ...] | None:
+        """The next event (an error event has a third item), or None once the worker has died and left
+        nothing unread."""
         while not self.events.poll(POLL_S):
             if self.proc.poll() is not None and not self.events.poll(0):
                 return None
         try:
-            return self.events.recv()
+            event: tuple[Any, ...] = self.events.recv()
+            return event
         except (EOFError, OSError):
             return None
 

@@ -3,23 +3,26 @@ from __future__ import annotations
 
 import copy
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
 from harness import workloads
-from harness.backends import repack
 from harness.backends.base import Unsupported
-from harness.config.schema import REPLAY_BACKENDS
+from harness.backends.repack import resolve_repack
+from harness.config.schema import REPLAY_BACKENDS, BenchConfig
 from harness.config.validate import validate
+from harness.config.values import AUTO, parse_repack
+from harness.errors import error_line
 from harness.models import cache
 from harness.records import env as envrec
 from harness.records import writer
 from harness.records.merge import POINT
 from harness.records.schema import FAILED
 from harness.sweep import isolate, progress, resume
-from harness.sweep.execute import execute, one_line
+from harness.sweep.execute import Event, execute
 from harness.sweep.rss import PeakRss
 
 
@@ -47,8 +50,8 @@ REPACK_BACKENDS = ("inprocess", "http")  # where llama.cpp loads the model on th
 
 def resolve_repack_once(points: list[DictConfig]) -> None:
     """Probe backend.repack=auto (if any point asks for it) before the sweep starts; cached after."""
-    if any(p.backend.type in REPACK_BACKENDS and repack.parse(p.backend.repack) == repack.AUTO for p in points):
-        cache.resolve_repack("auto")
+    if any(p.backend.type in REPACK_BACKENDS and parse_repack(p.backend.repack) == AUTO for p in points):
+        resolve_repack(AUTO)
 
 
 def _resolve_repack(cfg: DictConfig) -> DictConfig:
@@ -56,11 +59,12 @@ def _resolve_repack(cfg: DictConfig) -> DictConfig:
     a managed server); blank for servers we do not start and recorded completions."""
     cfg = copy.deepcopy(cfg)
     OmegaConf.set_readonly(cfg, False)
-    cfg.backend.repack = cache.resolve_repack(cfg.backend.repack) if cfg.backend.type in REPACK_BACKENDS else ""
+    cfg.backend.repack = resolve_repack(cfg.backend.repack) if cfg.backend.type in REPACK_BACKENDS else ""
     return cfg
 
 
-def _events(cfg: DictConfig, path: Path | None, out: Path, point: int, worker: isolate.Worker | None):
+def _events(cfg: DictConfig, path: Path | None, out: Path, point: int,
+            worker: isolate.Worker | None) -> Iterator[Event]:
     """The point's events: from the in-process worker (crash-isolated), else run right here."""
     if worker is not None:
         return worker.run(cfg, path, point, out / "llama.log")
@@ -69,13 +73,14 @@ def _events(cfg: DictConfig, path: Path | None, out: Path, point: int, worker: i
 
 def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -> int:
     """Run every case of one point, appending a row per case; returns the number that failed or crashed."""
+    workloads.install_checks()  # a job process of another launcher (joblib, submitit) has not yet
     validate(cfg)
     out.mkdir(parents=True, exist_ok=True)
     writer.write_json(out / POINT, resume.point_record(cfg))  # what the point is, for resume and merge
     cfg = _resolve_repack(cfg)
     writer.write_json(out / "env.json", {**envrec.environment(), "repack": cfg.backend.repack})
     base = {"run_id": run_id, "point": point, **_config_columns(cfg), **envrec.row_columns()}
-    cases = workloads.plan(cfg)
+    cases = workloads.plan(cast(BenchConfig, cfg))  # a DictConfig of the BenchConfig schema
     results: list[dict[str, Any]] = []
     worker = isolate.ensure() if cfg.backend.type == "inprocess" else None
     with PeakRss(worker.pid if worker else None) as rss:
@@ -94,7 +99,7 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
             done = {r["test"] for r in results}
             status = ("unsupported" if isinstance(exc, Unsupported) else
                       "crashed" if isinstance(exc, isolate.WorkerCrashed) else "failed")
-            error = str(exc) if isinstance(exc, (isolate.WorkerCrashed, isolate.PointFailed)) else one_line(exc)
+            error = str(exc) if isinstance(exc, (isolate.WorkerCrashed, isolate.PointFailed)) else error_line(exc)
             results += [{**c.columns(), "status": status, "error": error} for c in cases if c.name not in done]
     samples = [(r["test"], r.pop("_samples", None)) for r in results]
     writer.append_rows(out, [{**base, **r, "peak_rss_mb": rss.mb} for r in results])

@@ -4,12 +4,23 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
+from typing import NotRequired, TypedDict
 
-STATE = {"total": 0, "done": 0, "t0": 0.0, "failed": 0}
+
+class State(TypedDict):
+    total: int
+    done: int
+    t0: float
+    failed: int
+    run_dir: NotRequired[str]  # a multirun's folder (set by its first job)
+
+
+STATE: State = {"total": 0, "done": 0, "t0": 0.0, "failed": 0}
 
 
 def start(total: int) -> None:
-    STATE.update(total=total, done=0, t0=time.monotonic(), failed=0)
+    STATE.update({"total": total, "done": 0, "t0": time.monotonic(), "failed": 0})
 
 
 def _clock(s: float) -> str:
@@ -34,6 +45,6 @@ def point_done(label: str, summary: str, failed: bool) -> None:
           file=sys.stderr, flush=True)
 
 
-def skipped(label: str, shard) -> None:
+def skipped(label: str, shard: Path) -> None:
     """A point a resumed sweep already has: one line, not counted in the progress."""
     print(f"[resume] {label} | already finished in {shard}", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,16 +28,16 @@ NOT_IDENTITY = ("resume", "results_dir", "run_name", "sweep", "fail_on_error")
 RESOLVER = "harness_job"
 
 
-def identity(cfg: DictConfig) -> dict:
-    full = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in full.items() if k not in NOT_IDENTITY}  # type: ignore[union-attr]
+def identity(cfg: DictConfig) -> dict[str, Any]:
+    full = cast("dict[str, Any]", OmegaConf.to_container(cfg, resolve=True))  # a DictConfig: a dict
+    return {k: v for k, v in full.items() if k not in NOT_IDENTITY}
 
 
 def key(cfg: DictConfig) -> str:
     return hashlib.sha256(json.dumps(identity(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def point_record(cfg: DictConfig) -> dict:
+def point_record(cfg: DictConfig) -> dict[str, Any]:
     return {"key": key(cfg), "config": identity(cfg)}
 
 

@@ -22,8 +22,9 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from harness.backends.base import Unsupported
+from harness.errors import error_line
 from harness.sweep import faults
-from harness.sweep.execute import execute, one_line
+from harness.sweep.execute import execute
 
 
 def _log_to(path: str) -> None:
@@ -34,7 +35,7 @@ def _log_to(path: str) -> None:
 
 
 def serve(jobs: Connection, events: Connection) -> int:
-    from harness.backends.llama_log import llama_log
+    from harness.models.llama_log import llama_log
     llama_log().tee_fd = 2
     fault = faults.parse(os.environ.get(faults.ENV, ""))
     while True:
@@ -55,7 +56,7 @@ def serve(jobs: Connection, events: Connection) -> int:
         except Exception as exc:
             if not isinstance(exc, (RuntimeError, OSError, ValueError)):
                 traceback.print_exc()
-            events.send(("error", "unsupported" if isinstance(exc, Unsupported) else "failed", one_line(exc)))
+            events.send(("error", "unsupported" if isinstance(exc, Unsupported) else "failed", error_line(exc)))
 
 
 def main(argv: list[str]) -> int:

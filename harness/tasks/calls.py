@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.agent.outcome import Call, Outcome
 from harness.harmony.recipients import short_name
-from harness.tasks.outcome import Call, Outcome
 from harness.tasks.spec import SpecError, check_keys, get, is_number, one_of, show
 from harness.tasks.verdict import Verdict, fail, ok
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from openai_harmony import HarmonyEncoding
 
+from harness.agent.outcome import Call, Outcome
 from harness.agent.toolbox import make_toolset
 from harness.agent.tools.base import Toolset
-from harness.tasks.outcome import Call, Outcome
+from harness.errors import fail
 from harness.tasks.reference import reference_problems, reference_turns
 from harness.tasks.suite import Task, TaskError, load_file, load_suite
 from harness.tasks.verdict import Verifier
@@ -107,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tasks = [t for a in args for t in load_file(Path(a))] if args else load_suite()
     except TaskError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
-        return 2
+        return fail("harness", str(exc))
     bad = 0
     for task in tasks:
         for problem in task_problems(task):

@@ -63,7 +63,8 @@ def get_str_list(spec: Mapping[str, Any], key: str, where: str, default: Any = _
     """A string or a list of strings under `key`, as a list."""
     value = spec.get(key, default)
     if value is _MISSING:
-        return get(spec, key, list, where)  # raises "required"
+        required: list[str] = get(spec, key, list, where)  # raises "required"
+        return required
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

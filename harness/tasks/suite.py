@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from harness.agent.tools.base import ERROR_KINDS
+from harness.agent.outcome import ERROR_KINDS
 from harness.harmony.parse import DEVIATIONS
 from harness.tasks.spec import SpecError, check_keys, get, get_str_list, one_of
 from harness.tasks.verdict import Verifier

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from harness.tasks.outcome import Outcome
-
-if TYPE_CHECKING:
-    from harness.tasks.suite import Task
+from harness.agent.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -36,5 +33,6 @@ class Verifier(Protocol):
     def from_spec(cls, spec: Mapping[str, Any], where: str) -> Verifier:
         """Built from its task-file mapping; a bad key or value raises one SpecError line."""
 
-    def check(self, outcome: Outcome, task: Task) -> Verdict:
-        """Judge the episode; never raises on what the model did."""
+    def check(self, outcome: Outcome, task: Any) -> Verdict:
+        """Judge the episode of `task` (a tasks.suite.Task: the suite holds verifiers, so this module
+        does not import it); never raises on what the model did."""

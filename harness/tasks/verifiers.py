@@ -17,8 +17,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from harness.agent.outcome import Outcome
 from harness.tasks.calls import CallsVerifier
-from harness.tasks.outcome import Outcome
 from harness.tasks.spec import SpecError, check_keys, compile_regex, get, get_str_list, is_number, show
 from harness.tasks.verdict import Verdict, Verifier, fail, ok
 from harness.tasks.workspace import CommandCheck, FileAbsent, FileCheck

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.tasks.outcome import Outcome
+from harness.agent.outcome import Outcome
 from harness.tasks.spec import SpecError, check_keys, compile_regex, get, get_str_list, show
 from harness.tasks.verdict import Verdict, fail, ok
 

@@ -9,7 +9,8 @@ A harness or infrastructure error (the backend failed, a verifier crashed) is co
 With python among the tasks' tools, the python tool's containment is checked when the workload
 is built: where the program's files cannot be contained it refuses (UncontainedError, one line)
 unless workload.unsafe_python=true; each trial row of a task with python records the level in
-force (`python_containment`).
+force (`python_containment`). For backend=replay/replay_http the workload also gives the backend
+its script: the suite's recorded reference completions (replay_scripts).
 """
 from __future__ import annotations
 
@@ -20,23 +21,48 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import OmegaConf
 
 from harness.agent.session import Session, SessionResult
 from harness.agent.toolbox import make_toolset
+from harness.backends.replay import ReplayScripts
+from harness.config.validate import ConfigError
 from harness.harmony import DEVIATIONS, HarmonyOptions
 from harness.metrics import agent as am
+from harness.metrics.stats import mean
 from harness.tasks.suite import Task, load_suite
+
+if TYPE_CHECKING:
+    from harness.config.schema import BenchConfig, WorkloadConfig
 
 LEVELS = ("trial", "task", "suite")
 
 
-def load_tasks(w: Any) -> list[Task]:
+def load_tasks(w: WorkloadConfig) -> list[Task]:
     """The tasks a workload config names: its suite folder (or the shipped one), filtered by ids."""
     tasks = load_suite(Path(w.suite).expanduser()) if w.suite else load_suite()
     return [t for t in tasks if t.id in set(w.tasks)] if w.tasks else tasks
+
+
+def check_suite(cfg: Any) -> None:
+    """Config validation's hook for workload=agent: the suite loads, workload.tasks names only its ids."""
+    w = cfg.workload
+    try:
+        tasks = load_suite(Path(w.suite).expanduser()) if w.suite else load_suite()
+    except (ValueError, OSError) as exc:  # TaskError, SpecError: one line naming file, key, value
+        raise ConfigError(f"workload.suite: {exc}") from None
+    known = {t.id for t in tasks}
+    unknown = [t for t in w.tasks if t not in known]
+    if unknown:
+        raise ConfigError(f"workload.tasks: unknown task id {unknown[0]!r}; allowed: the suite's ids "
+                          f"({', '.join(sorted(known)[:6])}, ... {len(known)} in all)")
+
+
+def replay_scripts(w: WorkloadConfig) -> ReplayScripts:
+    """The replay backends' script: each task's prompt -> its reference completions."""
+    return ReplayScripts({t.prompt: t.reference for t in load_tasks(w) if t.reference})
 
 
 @dataclass(frozen=True)
@@ -52,13 +78,8 @@ class AgentCase:
         return {"test": self.name, "level": "trial", "task_id": self.task.id, "trial": self.trial, "n_depth": 0}
 
 
-def _mean(xs: list[float]) -> float:
-    xs = [x for x in xs if x == x]
-    return sum(xs) / len(xs) if xs else math.nan
-
-
 class AgentWorkload:
-    def __init__(self, cfg: Any, backend: Any) -> None:
+    def __init__(self, cfg: BenchConfig, backend: Any) -> None:
         self.cfg, self.w, self.backend = cfg, cfg.workload, backend
         self.tasks = load_tasks(self.w)
         self.python_level = ""
@@ -71,7 +92,8 @@ class AgentWorkload:
         return [AgentCase(t, i) for t in self.tasks for i in range(self.w.trials)]
 
     def _options(self, task: Task) -> HarmonyOptions:
-        opts = HarmonyOptions(**OmegaConf.to_container(self.cfg.harmony, resolve=True))
+        harmony = cast("dict[str, Any]", OmegaConf.to_container(self.cfg.harmony, resolve=True))  # a DictConfig
+        opts = HarmonyOptions(**harmony)
         notes = [n for n in (opts.developer_instructions, task.developer) if n]
         opts.developer_instructions = "\n\n".join(notes) or None  # the session adds the tools' own
         return opts
@@ -106,8 +128,9 @@ class AgentWorkload:
         counts = am.count_calls(calls)
         turns = result.turns
         dev = result.deviations
+        row: dict[str, Any]
         row = {"status": "ok", "success": int(not infra and not failed), "infra_errors": int(infra),
-               "verdict": (result.error if infra else "; ".join(failed) or "pass")[:300],
+               "verdict": ((result.error or "") if infra else "; ".join(failed) or "pass")[:300],
                "stop_reason": result.stop, "turns": len(turns), "tool_calls": counts.total,
                "invalid_calls": sum(counts.by_kind.get(k, 0) for k in am.FORMAT_ERRORS),
                "valid_call_rate": counts.valid_rate,
@@ -115,7 +138,7 @@ class AgentWorkload:
                "prompt_tokens": sum(t.prompt_tokens for t in turns),
                "n_gen": sum(t.completion_tokens for t in turns),
                "model_ms": sum(t.model_ms for t in turns), "tool_ms": sum(t.tool_ms for t in turns),
-               "ttft_ms": _mean([t.ttft_ms for t in turns]), "e2e_ms": e2e_ms,
+               "ttft_ms": mean([t.ttft_ms for t in turns]), "e2e_ms": e2e_ms,
                **{f"dev_{k}": dev.get(k, 0) for k in DEVIATIONS},
                **({"python_containment": self.python_level} if "python" in task.tools else {})}
         row["_samples"] = {"task_id": task.id, "trial": case.trial, "final": outcome.final,
@@ -151,7 +174,7 @@ class AgentWorkload:
         row: dict[str, Any] = {
             "test": test, "level": level, "task_id": test if level == "task" else "", "trial": "",
             "status": "ok" if ok else "failed", "trials": k,
-            "success": _mean([c / n for n, c in counts]) if counts else math.nan,
+            "success": mean([c / n for n, c in counts]) if counts else math.nan,
             "pass_at_1": am.mean_pass_at_k(counts, 1) if counts else math.nan,
             "pass_at_k": am.mean_pass_at_k(full, k) if full else math.nan,
             "pass_hat_k": am.mean_pass_hat_k(full, k) if full else math.nan,
@@ -160,5 +183,5 @@ class AgentWorkload:
             "valid_call_rate": (n_calls - invalid) / n_calls if n_calls else math.nan,
             **{f"dev_{d}": sum(r.get(f"dev_{d}", 0) for r in ok) for d in DEVIATIONS}}
         for col in ("turns", "prompt_tokens", "n_gen", "model_ms", "tool_ms", "ttft_ms", "e2e_ms"):
-            row[col] = _mean([float(r[col]) for r in ok if col in r])
+            row[col] = mean([float(r[col]) for r in ok if col in r])
         return row

@@ -1,7 +1,7 @@
 """The Workload protocol: plan the cases of a point, run one case on the backend into columns."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class Case(Protocol):
@@ -12,8 +12,13 @@ class Case(Protocol):
         """Columns known before running (test name, n_prompt, ...)."""
 
 
-class Workload(Protocol):
-    def cases(self) -> list[Case]: ...
+CaseT = TypeVar("CaseT", bound=Case)
 
-    def run(self, case: Case) -> dict[str, Any]:
+
+class Workload(Protocol[CaseT]):
+    """Generic in its case type: run takes the cases that cases() planned."""
+
+    def cases(self) -> list[CaseT]: ...
+
+    def run(self, case: CaseT) -> dict[str, Any]:
         """Result columns of one case (status 'ok'); '_samples' holds what samples.jsonl gets."""

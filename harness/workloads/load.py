@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import Unsupported
+from harness.backends.base import Backend, DecodeBackend, GenerateBackend, Unsupported
+from harness.errors import error_line
 from harness.metrics import latency
 from harness.workloads.chat import load_prompts
+
+if TYPE_CHECKING:
+    from harness.config.schema import BenchConfig
 
 
 @dataclass(frozen=True)
@@ -31,30 +36,37 @@ class LoadCase:
 
 
 class LoadWorkload:
-    def __init__(self, cfg, backend) -> None:
-        self.w, self.backend = cfg.workload, backend
-        if backend is not None and (hasattr(backend, "decode") or not hasattr(backend, "tokenize")):
+    def __init__(self, cfg: BenchConfig, backend: Backend | None) -> None:
+        # a server's client: tokenize and generate, no decode API (the in-process backend has all three)
+        if backend is not None and (isinstance(backend, DecodeBackend) or not isinstance(backend, GenerateBackend)):
             raise Unsupported("workload=load needs a server backend (backend=http or http_external)")
+        self.w, self.backend = cfg.workload, backend
 
     def cases(self) -> list[LoadCase]:
         return [LoadCase(self.w.concurrency)]
 
-    def _client(self, prompts: list[list[int]], next_index, deadline: float, out: list, errors: list) -> None:
+    def _backend(self) -> GenerateBackend:
+        if self.backend is None:
+            raise RuntimeError("a load workload planned without a backend cannot run")
+        return self.backend
+
+    def _client(self, prompts: list[list[int]], next_index: Callable[[], int | None], deadline: float,
+                out: list[dict[str, Any]], errors: list[str]) -> None:
         while time.monotonic() < deadline:
             i = next_index()
             if i is None:
                 return
             t0 = time.perf_counter_ns()
             try:
-                times = [ev.t_ns for ev in self.backend.generate(prompts[i % len(prompts)], self.w.max_tokens, (),
+                times = [ev.t_ns for ev in self._backend().generate(prompts[i % len(prompts)], self.w.max_tokens, (),
                                                                   self.w.temperature, self.w.seed + i)]
             except Exception as exc:  # a failed request is counted, the load goes on
-                errors.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
+                errors.append(error_line(exc))
                 continue
             out.append(latency.request(t0, times, time.perf_counter_ns()))
 
     def run(self, case: LoadCase) -> dict[str, Any]:
-        prompts = [self.backend.tokenize(p.text) for p in load_prompts(self.w.prompts, self.w.max_prompts)]
+        prompts = [self._backend().tokenize(p.text) for p in load_prompts(self.w.prompts, self.w.max_prompts)]
         lock, counter = threading.Lock(), iter(range(self.w.num_requests))
 
         def next_index() -> int | None:

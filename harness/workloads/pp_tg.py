@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from harness.backends.base import DecodeBackend, Unsupported
+from harness.backends.base import DecodeBackend, Unsupported, decode_batched
 from harness.metrics.latency import server_rates
 from harness.metrics.stats import bench_columns, rates
+from harness.models.vocab import N_RANKS
+
+if TYPE_CHECKING:
+    from harness.backends.http import HttpBackend
+    from harness.config.schema import BenchConfig, WorkloadConfig
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Case:
         return {"test": self.name, "n_prompt": self.n_prompt, "n_gen": self.n_gen, "n_depth": self.n_depth}
 
 
-def plan(w) -> list[Case]:
+def plan(w: WorkloadConfig) -> list[Case]:
     tests = []
     if w.n_prompt:
         tests.append(Case(w.n_prompt, 0, w.n_depth))
@@ -54,15 +59,14 @@ class PpTg:
         self.n_batch = n_batch
         self.rng = np.random.default_rng(seed)
 
-    def _tokens(self, n: int) -> np.ndarray:
+    def _tokens(self, n: int) -> npt.NDArray[np.int32]:
         return self.rng.integers(0, self.b.n_vocab, size=n, dtype=np.int32)
 
-    def _prompt(self, tokens: np.ndarray) -> None:
-        for i in range(0, len(tokens), self.n_batch):
-            self.b.decode(tokens[i:i + self.n_batch])
+    def _prompt(self, tokens: npt.NDArray[np.int32]) -> None:
+        decode_batched(self.b, tokens, self.n_batch)
         self.b.synchronize()
 
-    def _gen(self, tokens: np.ndarray) -> None:
+    def _gen(self, tokens: npt.NDArray[np.int32]) -> None:
         self.b.decode_each(tokens)
 
     def run(self, test: Case, repetitions: int, warmup: bool) -> list[int]:
@@ -96,14 +100,14 @@ class ServedPpTg:
     over N-1 tokens. pp+tg: request start to last token. Depth cannot be set over HTTP.
     """
 
-    def __init__(self, backend, seed: int) -> None:
+    def __init__(self, backend: HttpBackend, seed: int) -> None:
         self.b = backend
         self.rng = np.random.default_rng(seed)
 
     def _once(self, case: Case) -> tuple[int, dict[str, Any]]:
         if case.n_depth:
             raise Unsupported(f"n_depth={case.n_depth}: a server's KV cache cannot be prefilled untimed")
-        prompt = self.rng.integers(0, 199998, size=max(case.n_prompt, 1), dtype=np.int32).tolist()
+        prompt = self.rng.integers(0, N_RANKS, size=max(case.n_prompt, 1), dtype=np.int32).tolist()
         t0 = time.perf_counter_ns()
         times = [ev.t_ns for ev in self.b.generate(prompt, max(case.n_gen, 1), (), ignore_eos=True)]
         if case.n_prompt and case.n_gen:
@@ -129,21 +133,24 @@ def _served_tokens(case: Case) -> int:
 class PpTgWorkload:
     """The Workload face of pp/tg: a case per test of the point; decode API or a server."""
 
-    def __init__(self, cfg, backend: DecodeBackend | None) -> None:
+    def __init__(self, cfg: BenchConfig, backend: DecodeBackend | HttpBackend | None) -> None:
         self.w = cfg.workload
-        self.served = backend is not None and not hasattr(backend, "decode")
+        self.served = backend is not None and not isinstance(backend, DecodeBackend)
+        self.runner: PpTg | ServedPpTg | None
         if backend is None:
             self.runner = None
-        elif self.served:
-            self.runner = ServedPpTg(backend, self.w.seed)
-        else:
+        elif isinstance(backend, DecodeBackend):
             self.runner = PpTg(backend, cfg.backend.n_batch, self.w.seed)
+        else:  # served
+            self.runner = ServedPpTg(backend, self.w.seed)
 
     def cases(self) -> list[Case]:
         return plan(self.w)
 
     def run(self, case: Case) -> dict[str, Any]:
-        if not self.served:
+        if self.runner is None:
+            raise RuntimeError("a pp_tg workload planned without a backend cannot run")
+        if isinstance(self.runner, PpTg):
             samples = self.runner.run(case, self.w.repetitions, self.w.warmup)
             return {"status": "ok", **bench_columns(samples, case.n_tokens),
                     "_samples": {"samples_ns": samples, "samples_ts": rates(samples, case.n_tokens)}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from cli_runner import harness
+
 from harness.agent.transcript import parse_rlog
 from harness.backends.replay import ReplayScripts
 from harness.backends.replay_server import ReplayServer

@@ -8,17 +8,33 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import psutil
 import pytest
+from loopback import QuietHandler, loopback
 
-from harness.agent.responses import (ArgumentsDeltaEvent, ArgumentsDoneEvent, ArgumentsError, ErrorEvent,
-                                     FunctionCall, Message, OutputItemEvent, Request, ResponseEvent,
-                                     ResponsesError, TextDeltaEvent, function_call_output, function_calls,
-                                     function_tool, output_text, responses, run_with_tools)
+from harness.agent.responses import (
+    ArgumentsDeltaEvent,
+    ArgumentsDoneEvent,
+    ArgumentsError,
+    ErrorEvent,
+    FunctionCall,
+    Message,
+    OutputItemEvent,
+    Request,
+    ResponseEvent,
+    ResponsesError,
+    TextDeltaEvent,
+    function_call_output,
+    function_calls,
+    function_tool,
+    output_text,
+    responses,
+    run_with_tools,
+)
 from harness.agent.responses_types import Assembler, parse_event
 
 # ---- recorded OpenAI Responses API objects (shapes as in OpenAI's API reference and function-calling guide)
@@ -122,16 +138,7 @@ class Replay:
 
 
 def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, code: int, content_type: str, payload: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             replay.requests.append(body)
@@ -143,7 +150,7 @@ def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
                 return self._send(code, "application/json", json.dumps(obj).encode())
             events = _events(obj)
             if replay.stream_error:
-                events = events[:1] + [{"type": "error", "sequence_number": 1, "code": "server_error",
+                events = [*events[:1], {"type": "error", "sequence_number": 1, "code": "server_error",
                                         "message": "The server had an error while processing your request.",
                                         "param": None}]
             self._send(200, "text/event-stream",
@@ -155,17 +162,9 @@ def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
 @contextlib.contextmanager
 def serving(replay: Replay) -> Iterator[Replay]:
     """replay on a thread, on 127.0.0.1 and a free port; stopped and joined on exit."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(replay))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    replay.url = "http://127.0.0.1:%d" % httpd.server_address[1]
-    try:
+    with loopback(_handler(replay)) as url:
+        replay.url = url
         yield replay
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-    assert not thread.is_alive()
 
 
 def _never(**kwargs: Any) -> None:

@@ -6,23 +6,24 @@ import os
 import threading
 
 import pytest
-
 from cli_runner import harness
+
 from harness.backends import affinity
 from harness.backends.inprocess import InProcessBackend
 from harness.backends.server import model_args
+from harness.config.values import MaskError, parse_cpu_mask
 
 linux_only = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="sched_setaffinity is Linux's")
 
 
 @pytest.mark.parametrize("mask, cpus", [("0x0", set()), ("0x2", {1}), ("3", {0, 1}), ("0X5", {0, 2}), ("0xff", set(range(8)))])
 def test_parse_reads_llama_bench_hex_masks(mask, cpus):
-    assert affinity.parse(mask) == cpus
+    assert parse_cpu_mask(mask) == cpus
 
 
 def test_a_mask_that_is_not_hex_is_refused_with_the_value():
-    with pytest.raises(affinity.MaskError, match=r"backend.cpu_mask='two' is not a hex CPU mask"):
-        affinity.parse("two")
+    with pytest.raises(MaskError, match=r"backend.cpu_mask='two' is not a hex CPU mask"):
+        parse_cpu_mask("two")
 
 
 @linux_only

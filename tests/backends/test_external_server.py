@@ -10,7 +10,6 @@ import time
 import httpx
 import pandas as pd
 import pytest
-
 from cli_runner import harness
 
 

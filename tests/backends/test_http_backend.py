@@ -160,7 +160,7 @@ def test_external_server_reads_props_and_streams(make, tiny_cfg):
 
 def test_external_server_unreachable(tiny_cfg):
     ext = HttpBackend(tiny_cfg("backend=http_external", "backend.url=http://127.0.0.1:9").backend, None)
-    with pytest.raises(HttpBackendError, match="connection to http://127.0.0.1:9 failed"):
+    with pytest.raises(HttpBackendError, match=r"connection to http://127.0.0.1:9 failed"):
         ext.start()
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cli_runner import harness
+
 from harness.backends import repack
 from harness.backends.server import model_args, parse_help, resolve_binary
+from harness.config.values import parse_repack
 from harness.sweep.isolate import remedy
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
@@ -28,7 +29,7 @@ def read(csv: Path) -> pd.DataFrame:
 @pytest.mark.parametrize("given, want", [(True, True), (False, False), ("auto", "auto"), ("false", False),
                                          ("1", True)])
 def test_parse_takes_booleans_and_auto(given, want):
-    assert repack.parse(given) == want
+    assert parse_repack(given) == want
 
 
 def test_a_bad_repack_value_is_one_line_exit_2():
@@ -38,6 +39,7 @@ def test_a_bad_repack_value_is_one_line_exit_2():
                                 "choose one of: true, false, auto")
 
 
+@pytest.mark.slow  # a 2-point sweep
 def test_the_axis_runs_both_values_end_to_end_and_fills_its_column(tmp_path):
     r = harness("bench", "-m", *FAST, "backend.repack=true,false", f"hydra.sweep.dir={tmp_path}")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -47,20 +49,25 @@ def test_the_axis_runs_both_values_end_to_end_and_fills_its_column(tmp_path):
     assert (df.model_reused == "False").all()
 
 
-def test_auto_is_resolved_in_every_row_and_cached_once(tmp_path, tiny_cfg):
-    from harness.models import vocab
-    r = harness("bench", *FAST, f"hydra.run.dir={tmp_path}")
+@pytest.mark.slow  # the probe builds synthetic-small in three quants and loads each in its own process
+def test_auto_is_resolved_in_every_row_and_cached_once(tmp_path):
+    # a cache of its own: the session's has a seeded verdict (tests/conftest.py), so nothing would be probed
+    cache = tmp_path / "cache"
+    r = harness("bench", *FAST, f"hydra.run.dir={tmp_path / 'run'}", env={"HARNESS_CACHE": str(cache)})
     assert r.returncode == 0, r.stderr[-2000:]
-    df = read(tmp_path / "results.csv")
-    cached = json.loads(repack.cache_file(vocab.cache_root()).read_text())
+    assert "probing" in r.stderr
+    df = read(tmp_path / "run" / "results.csv")
+    cached = json.loads(repack.cache_file(cache).read_text())
     assert set(df.repack) == {str(cached["repack"])} and cached["reason"]
-    assert "probing" not in harness("bench", *FAST, f"hydra.run.dir={tmp_path / 'again'}").stderr
+    again = harness("bench", *FAST, f"hydra.run.dir={tmp_path / 'again'}", env={"HARNESS_CACHE": str(cache)})
+    assert again.returncode == 0 and "probing" not in again.stderr
 
 
 def test_a_managed_llama_server_gets_no_repack_and_answers(tmp_path):
     binary = resolve_binary(type("C", (), {"server_binary": None})())
     flags = parse_help(subprocess.run([str(binary), "--help"], capture_output=True, text=True).stdout)
     from omegaconf import OmegaConf
+
     from harness.config.schema import BackendConfig
     cfg = OmegaConf.structured(BackendConfig(type="http", repack=False))
     assert "-nr" in model_args(cfg, Path("m.gguf"), flags) or "--no-repack" in model_args(cfg, Path("m.gguf"), flags)
@@ -81,10 +88,10 @@ def test_the_remedy_is_named_only_when_repack_was_on_and_weights_were_repacked(t
     assert ("backend.repack=false" in remedy(True, log)) == AMX  # AMX alone is reason enough
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AMX, reason="needs an Intel CPU with AMX (amx_int8 in /proc/cpuinfo): the crash is AMX-only")
 def test_on_amx_repack_crashes_quantized_gptoss_and_the_default_does_not(tmp_path):
-    from harness.models import cache
-    model = cache.repack_probe_models()[0]  # synthetic-small Q8_0
+    model = repack.probe_models()[0]  # synthetic-small Q8_0
     probe = subprocess.run([sys.executable, "-m", "harness.backends.repack", str(model)], capture_output=True)
     assert probe.returncode < 0, "llama.cpp's AMX repack path no longer crashes: backend.repack=auto may turn it on"
     small = ["model=synthetic-small", "model.quant=Q8_0", "workload.n_prompt=64", "workload.n_gen=4",

@@ -5,20 +5,29 @@ server process behind.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
 from harness.backends import server as srvmod
-from harness.backends.server import (ManagedServer, ServerError, ensure_server, model_args, parse_help,
-                                     release_server, resolve_binary, server_args, supported_flags)
+from harness.backends.server import (
+    ManagedServer,
+    ServerError,
+    ensure_server,
+    model_args,
+    parse_help,
+    release_server,
+    resolve_binary,
+    server_args,
+    supported_flags,
+)
 
 BASE = ("workload=chat", "backend=http", "backend.n_ctx=512", "backend.n_batch=64", "backend.n_ubatch=64",
         "backend.n_threads=1")  # one thread: the machine runs benchmarks too
@@ -34,14 +43,6 @@ def _servers() -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return out
-
-
-@pytest.fixture(scope="module")
-def binary(tiny_cfg) -> Path:
-    try:
-        return resolve_binary(tiny_cfg(*BASE).backend)
-    except ServerError as e:
-        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_parse_help_reads_flags_and_choices():
 def test_args_map_each_axis_onto_the_binary(tiny_cfg, tiny_model, flags):
     cfg = tiny_cfg(*BASE, "backend.use_mmap=false", "backend.flash_attn=off", "backend.n_threads=1").backend
     args = server_args(cfg, tiny_model, 4321, flags)
-    pairs = set(zip(args, args[1:]))
+    pairs = set(itertools.pairwise(args))
     assert (("-lm", "none") in pairs) if "-lm" in flags else ("--no-mmap" in args)
     assert {("-m", str(tiny_model)), ("-c", "512"), ("-b", "64"), ("-ub", "64"), ("-np", "1"), ("-t", "1"),
             ("--host", "127.0.0.1"), ("--port", "4321")} <= pairs
@@ -109,7 +110,7 @@ def test_older_builds_get_older_spellings_or_a_clear_error(tiny_cfg, tiny_model,
     with pytest.raises(ServerError) as e:
         server_args(tiny_cfg(*BASE, "backend.use_mmap=false").backend, tiny_model, 1, none, "old-llama-server")
     assert "load_mode=none" in str(e.value) and "old-llama-server" in str(e.value) and "\n" not in str(e.value)
-    with pytest.raises(ServerError, match="n_parallel=1 .*old-llama-server"):
+    with pytest.raises(ServerError, match=r"n_parallel=1 .*old-llama-server"):
         server_args(cfg, tiny_model, 1, frozenset(old - {"-np", "--parallel"}), "old-llama-server")
     with pytest.raises(ServerError, match="flash_attn=on"):
         server_args(cfg, tiny_model, 1, frozenset(old - {"-fa", "--flash-attn"}), "old-llama-server")
@@ -141,7 +142,7 @@ def test_a_file_that_is_not_a_gguf_fails_in_one_line(tiny_cfg, tmp_path):
 
 
 def test_a_rejected_flag_is_named(binary, tiny_cfg, tiny_model, flags, tmp_path):
-    args = model_args(tiny_cfg(*BASE).backend, tiny_model, flags) + ["--no-such-flag-xyz"]
+    args = [*model_args(tiny_cfg(*BASE).backend, tiny_model, flags), "--no-such-flag-xyz"]
     srv = ManagedServer(binary, args, startup_timeout_s=60)
     with pytest.raises(ServerError) as e:
         srv.start(tmp_path / "bogus.log")

@@ -1,11 +1,13 @@
 """Hydra config: typed composition, named sweeps, and one-line refusals before any work."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from cli_runner import harness
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from cli_runner import harness
 from harness.config import schema
 from harness.config.plan import config_dir, expand, plan
 from harness.config.validate import ConfigError
@@ -27,7 +29,7 @@ def test_default_sweep_expands_to_quant_mmap_ctx_batch_points():
     assert all(c.backend.n_ubatch == c.backend.n_batch for c in cfgs)
     # load parameters vary slowest, so the model is reloaded only 8 times in 32 points
     keys = [(c.model.quant, c.backend.use_mmap) for c in cfgs]
-    assert sum(a != b for a, b in zip(keys, keys[1:])) == 7
+    assert sum(a != b for a, b in itertools.pairwise(keys)) == 7
 
 
 def test_command_line_sweep_is_the_cartesian_product():

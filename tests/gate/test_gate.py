@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
+import pytest
 from cli_runner import harness
+
 from harness.gate.checks import compare
 
 
@@ -35,6 +36,7 @@ def test_small_or_insignificant_changes_pass():
     assert v == {"a": "unchanged", "b": "unchanged", "c": "unchanged"}  # c: 2 samples cannot be significant
 
 
+@pytest.mark.slow  # two pp256 runs, one of them decoding 8 tokens a batch
 def test_cli_passes_a_run_against_itself_and_fails_a_real_slowdown(tmp_path):
     # the slowdown: the same pp256 decoded 8 tokens a batch instead of 256 (32 decodes instead of 1),
     # several times slower on any machine, so the test does not hang on a speed

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-
 from cli_runner import ROOT, harness
+
 from harness.gate.aa import false_alarms
 from harness.gate.baseline import keep
 from harness.gate.machine import machine_class, run_env

@@ -1,7 +1,7 @@
 """prune_analysis: finished turns lose their analysis, the turn still calling tools keeps it."""
 from __future__ import annotations
 
-from harness.harmony import assistant, prune_analysis, system_message, tool_call, tool_result, user, HarmonyOptions
+from harness.harmony import HarmonyOptions, assistant, prune_analysis, system_message, tool_call, tool_result, user
 
 
 def _texts(messages):

@@ -91,7 +91,7 @@ def test_prompt_ends_for_assistant_completion(enc, opts):
 
 
 def test_prompt_prunes_finished_analysis_unless_told(enc, opts):
-    history = _weather_history() + [user("And in Rome?"), assistant("Call again.", "analysis")]
+    history = [*_weather_history(), user("And in Rome?"), assistant("Call again.", "analysis")]
     pruned = enc.decode(render_prompt(history, opts))
     assert "Need the weather tool." not in pruned and "Call again." in pruned
     kept = enc.decode(render_prompt(history, opts, prune=False))

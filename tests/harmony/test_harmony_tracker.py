@@ -1,7 +1,8 @@
 """The streaming channel tracker agrees with StreamParser on every content token."""
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.harmony import StreamParser
 from harness.harmony.tracker import ChannelTracker

@@ -90,3 +90,35 @@ def test_fill_puts_the_roofline_on_tg_rows_only(tiny):
     given = roofline.fill(rows, given_gbs=500.0)
     assert given.mem_bw_gbs[0] == "500.0" and float(given.roofline_pct[0]) == pytest.approx(100 * 150 * b / 500e9,
                                                                                           abs=0.05)
+
+
+def _gguf_reader_value(field):
+    """A field's value as gguf.GGUFReader parses it: str, number, or list (of numbers or of str)."""
+    from gguf import GGUFValueType
+    values = [field.parts[i] for i in field.data]
+    if field.types[0] == GGUFValueType.STRING:
+        return bytes(values[0]).decode()
+    if field.types[0] == GGUFValueType.ARRAY:
+        if field.types[-1] == GGUFValueType.STRING:
+            return [bytes(v).decode() for v in values]
+        return [v.tolist()[0] for v in values]
+    return values[0].tolist()[0]
+
+
+@pytest.mark.slow  # gguf.GGUFReader parses the whole 201088-token vocabulary: some 20 s per file
+@pytest.mark.parametrize("quant", ["F16", "Q8_0"])
+def test_the_header_reader_agrees_with_gguf_reader(tiny, quant):
+    from gguf import GGUFReader
+    path, _ = tiny(quant)
+    ours, theirs = roofline.GGUFHeader(path), GGUFReader(str(path))
+    keys = [k for k in theirs.fields if not k.startswith("GGUF.")]  # GGUF.*: the reader's own header entries
+    assert sorted(ours.fields) == sorted(keys)
+    for key in keys:
+        want = _gguf_reader_value(theirs.fields[key])
+        if isinstance(want, list) and want and isinstance(want[0], str):
+            assert ours.fields[key] is None and len(want) > 0, key  # string arrays are stepped over
+        else:
+            assert ours.fields[key] == pytest.approx(want) if isinstance(want, float) else ours.fields[key] == want, key
+    assert len(theirs.fields["tokenizer.ggml.tokens"].data) == N_VOCAB
+    assert [(t.name, t.shape, t.tensor_type, t.n_elements) for t in ours.tensors] == [
+        (t.name, tuple(int(d) for d in t.shape), int(t.tensor_type), int(t.n_elements)) for t in theirs.tensors]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -40,7 +41,7 @@ def gv(session_cache: Path) -> vocab.GgufVocab:
 
 
 @pytest.fixture(scope="session")
-def encoding(session_cache: Path):  # noqa: ANN201 - openai_harmony type
+def encoding(session_cache: Path):  # an openai_harmony type
     return vocab.harmony_encoding()
 
 
@@ -61,7 +62,7 @@ def merge_bpe(piece: bytes, merge_rank: dict[tuple[str, str], int], b2u: dict[in
     """HF/llama.cpp-style BPE: repeatedly apply the lowest-ranked merge in the list."""
     parts = [b2u[b] for b in piece]
     while len(parts) > 1:
-        ranked = [(merge_rank.get((a, b), 1 << 62), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+        ranked = [(merge_rank.get((a, b), 1 << 62), i) for i, (a, b) in enumerate(itertools.pairwise(parts))]
         best, i = min(ranked)
         if best == 1 << 62:
             break
@@ -163,7 +164,7 @@ SAMPLES = [
 
 
 @pytest.mark.parametrize("chunks", SAMPLES, ids=lambda c: "".join(c)[:24])
-def test_merges_bpe_matches_harmony(gv: vocab.GgufVocab, encoding, chunks: list[str]) -> None:  # noqa: ANN001
+def test_merges_bpe_matches_harmony(gv: vocab.GgufVocab, encoding, chunks: list[str]) -> None:
     merge_rank = {tuple(m.split(" ")): i for i, m in enumerate(gv.merges)}
     token_id = {t: i for i, t in enumerate(gv.tokens)}
     b2u = gpt2_bytes_to_unicode()
@@ -176,7 +177,7 @@ def test_merges_bpe_matches_harmony(gv: vocab.GgufVocab, encoding, chunks: list[
     assert ids == encoding.encode("".join(chunks), allowed_special="all")
 
 
-def test_merges_bpe_matches_harmony_on_vocab_words(gv: vocab.GgufVocab, encoding) -> None:  # noqa: ANN001
+def test_merges_bpe_matches_harmony_on_vocab_words(gv: vocab.GgufVocab, encoding) -> None:
     merge_rank = {tuple(m.split(" ")): i for i, m in enumerate(gv.merges)}
     token_id = {t: i for i, t in enumerate(gv.tokens)}
     b2u = gpt2_bytes_to_unicode()
@@ -217,7 +218,7 @@ def test_harmony_encoding_in_clean_subprocess(tmp_path: Path) -> None:
     assert vocab.hashlib.sha256(written).hexdigest() == vocab.VOCAB_SHA256
 
 
-def test_add_to_gguf_loads_in_llama_cpp(gv: vocab.GgufVocab, encoding, tmp_path: Path) -> None:  # noqa: ANN001
+def test_add_to_gguf_loads_in_llama_cpp(gv: vocab.GgufVocab, encoding, tmp_path: Path) -> None:
     llama_cpp = pytest.importorskip("llama_cpp")
     path = tmp_path / "vocab-only.gguf"
     writer = gguf.GGUFWriter(str(path), "llama")

@@ -12,7 +12,8 @@ import pandas as pd
 
 from harness.records import env
 from harness.records.schema import CONFIG_KEYS, NAMES
-from harness.report.compare import Run, join, label_runs, markdown
+from harness.report.compare import markdown
+from harness.report.compare_join import Run, join, label_runs
 from harness.report.report import _environment
 
 # Sapphire Rapids (Xeon Platinum 8480+), as a KVM guest reports it: AMX and AVX-512 FP16.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from cli_runner import ROOT
+
 from harness.records import env, writer
 from harness.records.schema import COLUMNS, NAMES
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cli_runner import harness
+
+from harness.metrics.stats import Z95
 from harness.records.schema import CONFIG_KEYS
-from harness.report.compare import BY_NAME, Cell, Run, cell, join, label_runs, load, ratio
+from harness.report.compare_join import BY_NAME, Cell, Run, cell, join, label_runs, load, ratio
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=8", "workload.repetitions=3",
         "backend.n_ctx=256", "backend.n_ubatch=32", "backend.n_batch=32"]
@@ -57,7 +58,7 @@ def test_labels_come_from_the_environment_else_the_folders():
 def test_ratio_interval_propagates_stddev_or_bootstraps_the_samples():
     r, lo, hi = ratio(Cell(100.0, 10.0, 4, ()), Cell(50.0, 5.0, 4, ()))
     se_log = math.sqrt(0.1**2 / 4 + 0.1**2 / 4)  # relative errors of the means add in quadrature
-    assert (r, lo, hi) == pytest.approx((0.5, 0.5 / math.exp(1.96 * se_log), 0.5 * math.exp(1.96 * se_log)))
+    assert (r, lo, hi) == pytest.approx((0.5, 0.5 / math.exp(Z95 * se_log), 0.5 * math.exp(Z95 * se_log)))
     wide = ratio(Cell(10.0, 20.0, 2, ()), Cell(10.0, 20.0, 2, ()))
     assert 0 < wide[1] < 1 < wide[2]  # a huge spread still gives a positive interval
     tight = ratio(Cell(100.0, 1.0, 5, (99.0, 100.0, 101.0, 99.5, 100.5)), Cell(80.0, 1.0, 5, (79.0, 80.0, 81.0,
@@ -79,6 +80,7 @@ def two_runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # two_runs: two 2-point sweeps
 def test_compare_two_real_runs_writes_tables_and_figures(two_runs, tmp_path):
     a, b = two_runs / "a", two_runs / "b"
     r = harness("compare", str(a), str(a), str(b), "--out", str(tmp_path / "out"))
@@ -101,6 +103,7 @@ def test_compare_two_real_runs_writes_tables_and_figures(two_runs, tmp_path):
     assert all(len(cell(BY_NAME["avg_ts"], r, run_a.samples).samples) == 3 for r in run_a.rows.to_dict("records"))
 
 
+@pytest.mark.slow  # two_runs: two 2-point sweeps
 def test_a_sweep_folder_of_shards_only_is_merged_and_compared(two_runs, tmp_path):
     shards = tmp_path / "shards"
     shutil.copytree(two_runs / "b", shards)
@@ -111,6 +114,7 @@ def test_a_sweep_folder_of_shards_only_is_merged_and_compared(two_runs, tmp_path
     assert "| F16 tg8 |" in r.stdout and (shards / "results.csv").is_file()
 
 
+@pytest.mark.slow  # two_runs: two 2-point sweeps
 def test_compare_refuses_in_one_line(two_runs, tmp_path):
     a = str(two_runs / "a")
     cases = [[a], [a, str(tmp_path / "nothing")], [a, a, "--ignore", "colour"], [a, a, "--mem-bw", "fast"],
@@ -121,6 +125,7 @@ def test_compare_refuses_in_one_line(two_runs, tmp_path):
     assert "at least 2" in harness("compare", a).stderr
 
 
+@pytest.mark.slow  # two_runs: two 2-point sweeps
 def test_runs_that_share_no_point_say_which_columns_differ(two_runs, tmp_path):
     other = tmp_path / "t1"
     r = harness("bench", *FAST, "model.quant=Q8_0", "backend.n_threads=1", f"hydra.run.dir={other}")

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cli_runner import harness
+
 from harness.report.import_llama_bench import _row, model_name_of, quant_of
 
 DATA = Path(__file__).parent / "data"

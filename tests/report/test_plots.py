@@ -2,6 +2,8 @@
 the labelling every figure shares (model and machine in the title, ticks that do not overlap)."""
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
@@ -65,7 +67,7 @@ def test_long_category_labels_are_wrapped_and_turned():
     assert all(t.get_rotation() == 90 for t in ticks)
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in ticks]
-    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     plt.close(fig)
 
 
@@ -78,5 +80,5 @@ def test_a_few_short_labels_stay_level_and_apart():
     assert all(t.get_rotation() == 0 for t in ticks)
     assert all(max(len(line) for line in t.get_text().splitlines()) <= WRAP for t in ticks)
     boxes = [t.get_window_extent() for t in ticks]
-    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     plt.close(fig)

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-
+import pytest
 from cli_runner import harness
+
 from harness.report import plots_latency, requests
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
         "backend.n_ctx=256", "backend.n_ubatch=8"]
 
 
-def test_sweep_writes_a_report_with_the_figures_its_axes_support(tmp_path):
-    r = harness("bench", "-m", *FAST, "model.quant=F16,Q8_0", "backend.n_batch=16,32", f"hydra.sweep.dir={tmp_path}")
+@pytest.mark.slow  # a 4-point sweep (shared with tests/sweep)
+def test_sweep_writes_a_report_with_the_figures_its_axes_support(sweep_2x2):
+    r, tmp_path = sweep_2x2  # bench -m model.quant=F16,Q8_0 backend.n_batch=16,32 (tests/conftest.py)
     assert r.returncode == 0, r.stderr[-2000:]
     report = (tmp_path / "report.md").read_text()
     assert "## Results" in report and "| pp32 |" in report and "## Environment" in report
@@ -42,6 +44,7 @@ def _frames(run):
     return rows, requests.load(run, rows)
 
 
+@pytest.mark.slow  # a 4-point chat sweep, in process and over llama-server
 def test_chat_sweep_reports_raw_vs_harmony_by_backend_with_latency_cdfs(tmp_path):
     r = harness("bench", "-m", *CHAT, "mode=raw,harmony", "backend=inprocess,http", f"hydra.sweep.dir={tmp_path}")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -55,7 +58,7 @@ def test_chat_sweep_reports_raw_vs_harmony_by_backend_with_latency_cdfs(tmp_path
     assert all(ln.split(" | ")[3] == "4" and ln.count(" ± ") == 3 for ln in lines)
     assert "## Environment" in report and report.index("## Environment") < report.index("### Chat")
 
-    rows, reqs = _frames(tmp_path)
+    _rows, reqs = _frames(tmp_path)
     assert len(reqs) == 16 and reqs.ttft_ms.gt(0).all() and (reqs.e2e_ms >= reqs.ttft_ms).all()
     [(name, fig)] = list(plots_latency.latency_cdf(reqs, "chat"))
     ttft_ax = fig.axes[0]
@@ -71,6 +74,7 @@ def test_chat_sweep_reports_raw_vs_harmony_by_backend_with_latency_cdfs(tmp_path
     plt.close(fig)
 
 
+@pytest.mark.slow  # a load sweep over llama-server
 def test_load_sweep_reports_throughput_and_latency_against_concurrency(tmp_path):
     r = harness("bench", "-m", "model=synthetic-tiny", "backend=http", "workload=load", "workload.concurrency=1,2",
                 "workload.num_requests=6", "workload.max_tokens=6", "backend.n_ctx=1024", f"hydra.sweep.dir={tmp_path}")

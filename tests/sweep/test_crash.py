@@ -15,9 +15,12 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-
 from cli_runner import ROOT, harness
+
 from harness.sweep import faults
+
+# every test runs sweeps whose worker is killed, then waits for what is left of it: make test-slow
+pytestmark = pytest.mark.slow
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
         "backend.n_ctx=256", "backend.n_ubatch=8"]
@@ -102,7 +105,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(tmp_path):
         time.sleep(0.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from cli_runner import harness
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from cli_runner import harness
 from harness.config import schema
 from harness.config.plan import config_dir
 
@@ -22,6 +23,7 @@ def read(csv: Path) -> pd.DataFrame:
     return pd.read_csv(csv, dtype=str, keep_default_na=False)
 
 
+@pytest.mark.slow  # a 4-point sweep in joblib job processes
 def test_joblib_jobs_write_their_own_shards_and_merge_once_and_hosts_merge_in_report(tmp_path):
     run = tmp_path / "sweep"
     r = harness("bench", "-m", *FAST, "backend.n_batch=8,16,24,32", "hydra/launcher=joblib",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
+import pytest
 from cli_runner import harness, harness_killed_after
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
@@ -17,6 +17,7 @@ def read(run: Path) -> pd.DataFrame:
     return pd.read_csv(run / "results.csv", dtype=str, keep_default_na=False)
 
 
+@pytest.mark.slow  # three sweeps, in process and over llama-server
 def test_resume_skips_finished_points_by_configuration_and_reruns_failed_ones(tmp_path):
     run = tmp_path / "run"
     # the http point fails (no llama-server there); the in-process one finishes
@@ -50,6 +51,7 @@ def test_resume_skips_finished_points_by_configuration_and_reruns_failed_ones(tm
     assert read(run).equals(df)
 
 
+@pytest.mark.slow  # a 3-point sweep killed, then resumed
 def test_resume_after_a_kill_runs_only_the_unfinished_points(tmp_path):
     run = tmp_path / "run"
     sweep = [*FAST, "workload.n_gen=32", "backend.n_batch=8,16,24"]

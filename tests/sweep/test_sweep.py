@@ -5,8 +5,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
+import pytest
 from cli_runner import harness, harness_killed_after
+
 from harness.records.schema import COLUMNS, NAMES
 
 FAST = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
@@ -18,9 +19,9 @@ def read(csv: Path) -> pd.DataFrame:
     return pd.read_csv(csv, dtype=str, keep_default_na=False)
 
 
-def test_2x2_multirun_merges_4_points_with_every_column_filled(tmp_path):
-    r = harness("bench", "-m", *FAST, "model.quant=F16,Q8_0", "backend.n_batch=16,32",
-                f"hydra.sweep.dir={tmp_path}")
+@pytest.mark.slow  # a 4-point sweep (shared with tests/report)
+def test_2x2_multirun_merges_4_points_with_every_column_filled(sweep_2x2):
+    r, tmp_path = sweep_2x2  # bench -m model.quant=F16,Q8_0 backend.n_batch=16,32 (tests/conftest.py)
     assert r.returncode == 0, r.stderr[-2000:]
     df = read(tmp_path / "results.csv")
     assert list(df.columns) == list(NAMES)
@@ -40,6 +41,7 @@ def test_2x2_multirun_merges_4_points_with_every_column_filled(tmp_path):
     assert "| pp32 |" in r.stdout and "± " in r.stdout  # the llama-bench-like table
 
 
+@pytest.mark.slow  # a 2-point sweep
 def test_a_failing_point_does_not_stop_the_sweep_and_the_exit_is_nonzero(tmp_path):
     r = harness("bench", "-m", *FAST, "backend.flash_attn=off", "backend.type_v=q8_0,f16",
                 f"hydra.sweep.dir={tmp_path}")
@@ -51,6 +53,7 @@ def test_a_failing_point_does_not_stop_the_sweep_and_the_exit_is_nonzero(tmp_pat
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # a 6-point sweep, killed mid-way
 def test_an_interrupted_sweep_keeps_its_finished_points(tmp_path):
     harness_killed_after(tmp_path / "jobs" / "1" / "results.csv", "bench", "-m", *FAST, "workload.n_gen=48",
                          "workload.repetitions=3", "backend.n_batch=8,16,24,32,40,48", f"hydra.sweep.dir={tmp_path}")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.agent.outcome import Call, Outcome
 from harness.tasks.calls import same_value, standardise
-from harness.tasks.outcome import Call, Outcome
 from harness.tasks.spec import SpecError
 from harness.tasks.verifiers import build
 

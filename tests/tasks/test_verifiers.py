@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tasks.outcome import Call, Outcome
+from harness.agent.outcome import Call, Outcome
 from harness.tasks.spec import SpecError
 from harness.tasks.verifiers import KINDS, build, extract_number, normalise
 

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from cli_runner import harness
+
 from harness.tasks.suite import load_suite
 
 N_TASKS = len(load_suite())
@@ -17,7 +17,8 @@ def _rows(run_dir):
     return pd.read_csv(run_dir / "results.csv")
 
 
-@pytest.mark.parametrize("backend", ["replay", "replay_http"])
+# replay_http: the same suite over a real HTTP replay server, twice as long: make test-slow
+@pytest.mark.parametrize("backend", ["replay", pytest.param("replay_http", marks=pytest.mark.slow)])
 def test_reference_policy_scores_100_percent(tmp_path, backend):
     r = harness("bench", "workload=agent", f"backend={backend}", "workload.trials=2", f"hydra.run.dir={tmp_path}")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -40,6 +41,7 @@ def test_reference_policy_scores_100_percent(tmp_path, backend):
     assert len(samples) == 2 * N_TASKS and all(s["verdicts"] and s["turns"] for s in samples)
 
 
+@pytest.mark.slow  # the whole task suite on synthetic-tiny
 def test_random_model_runs_the_whole_suite(tmp_path):
     r = harness("bench", "workload=agent", "model=synthetic-tiny", "backend.n_ctx=4096", "backend.n_threads=1",
                 "workload.max_turns=1", "workload.max_tokens=24", f"hydra.run.dir={tmp_path}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-
+import pytest
 from cli_runner import harness
+
 from harness.backends.inprocess import InProcessBackend
 from harness.workloads.chat import ChatWorkload, load_prompts
 
@@ -48,6 +49,7 @@ def test_raw_and_harmony_requests_record_the_harmony_cost(tiny_cfg, tiny_model):
     assert raw["tokens_final"] == 0 and all(raw[k] == 0 for k in raw if k.startswith("dev_"))
 
 
+@pytest.mark.slow  # a 4-point chat sweep
 def test_one_sweep_gives_raw_and_harmony_rows(tmp_path):
     r = harness("bench", "-m", *FAST, "mode=raw,harmony", "harmony.reasoning_effort=low,high",
                 f"hydra.sweep.dir={tmp_path}")
@@ -64,6 +66,7 @@ def test_one_sweep_gives_raw_and_harmony_rows(tmp_path):
     assert all("requests" in ln for ln in lines)
 
 
+@pytest.mark.slow  # a 4-point chat sweep, in process and over llama-server
 def test_one_sweep_gives_raw_and_harmony_rows_on_both_backends(tmp_path):
     r = harness("bench", "-m", *FAST, "workload.max_prompts=1", "mode=raw,harmony", "backend=inprocess,http",
                 "backend.n_threads=1", f"hydra.sweep.dir={tmp_path}")

@@ -5,7 +5,7 @@ import llama_cpp
 import pytest
 
 from harness.backends.inprocess import InProcessBackend
-from harness.workloads.pp_tg import PpTg, Case, plan
+from harness.workloads.pp_tg import Case, PpTg, plan
 
 
 class Counting:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import psutil
-
+import pytest
 from cli_runner import harness
 
 TINY = ["model=synthetic-tiny", "backend.n_threads=1", "backend.n_ctx=256", "backend.n_batch=32",
@@ -18,6 +18,7 @@ def no_server_left():
     return not [p for p in psutil.process_iter(["name"]) if "llama-server" in (p.info["name"] or "")]
 
 
+@pytest.mark.slow  # a 2-point sweep, in process and over llama-server
 def test_pp_tg_in_process_and_served_side_by_side(tmp_path):
     r = harness("bench", "-m", *TINY, "backend=inprocess,http", "workload.n_prompt=32", "workload.n_gen=8",
                 "workload.repetitions=2", f"hydra.sweep.dir={tmp_path}")
@@ -59,6 +60,7 @@ def test_load_in_process_is_refused_in_one_line(tmp_path):
     assert r.returncode == 2 and "backend=http" in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.slow  # a 2-point sweep over llama-server
 def test_a_server_that_cannot_start_fails_its_point_with_the_log_tail_and_the_sweep_goes_on(tmp_path):
     r = harness("bench", "-m", *TINY, "backend=http", "backend.flash_attn=off", "backend.type_v=q8_0,f16",
                 "workload.n_prompt=16", "workload.n_gen=4", "workload.repetitions=1", f"hydra.sweep.dir={tmp_path}")

@@ -18,18 +18,11 @@ import json
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import jsonschema
-
-ERROR_KINDS: dict[str, str] = {  # why a call failed; every kind but tool_error is the model's fault
-    "unknown_tool": "the recipient names no tool of the session",
-    "invalid_json": "the arguments are not a JSON object",
-    "invalid_args": "the arguments do not match the tool's JSON schema",
-    "tool_error": "the tool refused or failed (file missing, context not found, unknown pane, ...)",
-    "timeout": "the tool ran past its time limit",
-}
 
 
 class ToolError(Exception):
@@ -42,7 +35,8 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What a call gives back to the model; `error` is None on success, else a key of ERROR_KINDS."""
+    """What a call gives back to the model; `error` is None on success, else a key of
+    harness.agent.outcome.ERROR_KINDS."""
 
     text: str
     error: str | None = None

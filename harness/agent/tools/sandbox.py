@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -182,7 +183,8 @@ def _poll(pid: int) -> tuple[bool, tuple[int, Any] | None]:
 
 
 def _remove_tree(path: str) -> None:
-    def unlock(func, p, _exc) -> None:  # a program may leave directories without write permission
+    # a program may leave directories without write permission
+    def unlock(func: Callable[[str], object], p: str, _exc: object) -> None:
         for d in (os.path.dirname(p), p):
             if os.path.isdir(d) and not os.path.islink(d):
                 os.chmod(d, 0o700)
@@ -221,9 +223,10 @@ def _run(setup: Setup, limits: Limits, argv: list[str], stdin: bytes) -> Outcome
             raise SandboxError("no memory cgroup can be made here")
         if setup.drop_to:
             os.chown(workdir, *setup.drop_to)
-        fs = {"root": workdir, "workdir": inner, "ro": _python_paths(), "disk_mb": limits.disk_mb}
+        ro = _python_paths()
+        fs = {"root": workdir, "workdir": inner, "ro": ro, "disk_mb": limits.disk_mb}
         if setup.seatbelt:
-            argv = seatbelt_argv(workdir, fs["ro"], argv)
+            argv = seatbelt_argv(workdir, ro, argv)
         config = {"unshare": setup.unshare, "drop_to": setup.drop_to, "read_all": setup.read_all,
                   "limits": limits.rlimits(_nproc(setup, limits)), "argv": argv,
                   "fs": fs if setup.unshare & CLONE_NEWNS else None, "cgroup": group}
@@ -247,7 +250,7 @@ def _run(setup: Setup, limits: Limits, argv: list[str], stdin: bytes) -> Outcome
     return outcome
 
 
-def _drive(proc: subprocess.Popen, stdin: bytes, limits: Limits) -> Outcome:
+def _drive(proc: subprocess.Popen[bytes], stdin: bytes, limits: Limits) -> Outcome:
     """Feed stdin, collect output until the program ends or times out, then reap it."""
     pipes = Pipes(proc, stdin, limits.output_bytes)
     start = time.monotonic()

@@ -40,7 +40,7 @@ def _parents() -> list[tuple[Path, dict[str, str]]]:
         v2_memory = v2 is not None and "memory" in (v2 / "cgroup.subtree_control").read_text().split()
     except OSError:
         v2_memory = False
-    if v2_memory:
+    if v2 is not None and v2_memory:
         found.append((v2, {"memory.max": "{}", "memory.swap.max": "0"}))
     if "memory" in own and (ROOT / "memory").is_dir():
         found.append((ROOT / "memory" / own["memory"].lstrip("/"),

@@ -17,9 +17,10 @@ With CLONE_NEWPID this process forks a small init, pid 1 of a new PID namespace,
 program (pid 2: unlike pid 1, it can signal itself), reaps orphans, and on the program's end
 passes its wait status up through a pipe and exits, so the kernel kills everything left behind
 (as when this process is killed: the init holds PR_SET_PDEATHSIG). This process ends the way the
-program ended. Without CLONE_NEWPID, this process becomes the program. Root drops to `drop_to` (RLIMIT_NPROC does not bind root, and root
-must not write outside the sandbox), keeping CAP_DAC_READ_SEARCH if `read_all`: to read an
-interpreter installed where `nobody` cannot (/root/.pyenv). Any setup failure is written to stderr after SETUP_FAILED, exit status 125.
+program ended. Without CLONE_NEWPID, this process becomes the program. Root drops to `drop_to`
+(RLIMIT_NPROC does not bind root, and root must not write outside the sandbox), keeping
+CAP_DAC_READ_SEARCH if `read_all`: to read an interpreter installed where `nobody` cannot
+(/root/.pyenv). Any setup failure is written to stderr after SETUP_FAILED, exit status 125.
 """
 import ctypes
 import json
@@ -27,6 +28,7 @@ import os
 import resource
 import signal
 import sys
+from typing import TYPE_CHECKING, Any
 
 SETUP_FAILED = "sandbox setup failed:"
 CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
@@ -104,15 +106,18 @@ def map_to_nobody(uid: int, gid: int) -> None:
         fail(f"user namespace id map: {exc}")
 
 
-def enter_view(fs: dict, owner: list[int] | None) -> None:
+def enter_view(fs: dict[str, Any], owner: list[int] | None) -> None:
     """Make the program's filesystem view its root (see sandbox_fs)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import sandbox_fs  # noqa: PLC0415  (a sibling file: this script runs with -I, outside the package)
+    if TYPE_CHECKING:
+        from harness.agent.tools import sandbox_fs
+    else:
+        import sandbox_fs  # a sibling file: this script runs with -I, outside the package
     try:
-        sandbox_fs.enter(fs["root"], fs["workdir"], fs["ro"], fs["disk_mb"], tuple(owner) if owner else None)
+        sandbox_fs.enter(fs["root"], fs["workdir"], fs["ro"], fs["disk_mb"], (owner[0], owner[1]) if owner else None)
     except OSError as exc:
         fail(f"filesystem view: {exc.strerror if exc.filename is None and exc.strerror else exc}")
-    except Exception as exc:  # noqa: BLE001  (a setup failure, never a traceback)
+    except Exception as exc:  # a setup failure, never a traceback
         fail(f"filesystem view: {type(exc).__name__}: {exc}")
 
 
@@ -156,7 +161,7 @@ def fork_into_namespace() -> None:
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    config: dict[str, Any] = json.loads(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if config.get("cgroup"):
         try:
@@ -175,7 +180,8 @@ def main() -> None:
     if config.get("fs"):
         enter_view(config["fs"], config["drop_to"])
     if config["drop_to"]:
-        drop_privileges(*config["drop_to"], config["read_all"])
+        uid_to, gid_to = config["drop_to"]
+        drop_privileges(uid_to, gid_to, config["read_all"])
     if sys.platform.startswith("linux"):
         check(libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     set_limits(config["limits"])

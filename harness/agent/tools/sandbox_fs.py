@@ -42,8 +42,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 
 
-def _mount(source, target, fstype, flags, data=None) -> None:
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def enc(s: str | None) -> bytes | None:
+        return s.encode() if s is not None else None
+
     if _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source or fstype} on {target}: {os.strerror(err)}")
@@ -136,7 +138,9 @@ def seatbelt_argv(workdir: str, ro: list[str], argv: list[str]) -> list[str]:
     installation and `workdir`; writes only in `workdir` and /dev/null; no network. Metadata
     (stat, path walks) stays allowed: names and sizes outside are visible, contents and
     listings are not."""
-    quote = lambda p: '"' + os.path.realpath(p).replace("\\", "\\\\").replace('"', '\\"') + '"'  # noqa: E731
+    def quote(p: str) -> str:
+        return '"' + os.path.realpath(p).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
     readable = " ".join(f"(subpath {quote(p)})" for p in (*_SEATBELT_READ, *ro, workdir))
     profile = (f"(version 1)(allow default)(deny network*)(deny file-read-data file-read-xattr file-write*)"
                f"(allow file-read-data (literal \"/\") {readable})"

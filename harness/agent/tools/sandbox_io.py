@@ -45,7 +45,7 @@ class _Capture:
 class Pipes:
     """The program's stdin (fed from a buffer) and its stdout and stderr (captured), non-blocking."""
 
-    def __init__(self, proc: subprocess.Popen, stdin: bytes, limit: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes, limit: int) -> None:
         assert proc.stdin and proc.stdout and proc.stderr
         self.stdin, self.pending = proc.stdin, memoryview(stdin)
         self.streams = (proc.stdin, proc.stdout, proc.stderr)

@@ -10,8 +10,9 @@ Where a match ignored indentation, added lines are re-indented like the file's m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 BEGIN, END, END_OF_FILE, MOVE_TO = "*** Begin Patch", "*** End Patch", "*** End of File", "*** Move to:"
 _HEADER = re.compile(r"\*\*\* (Add|Update|Delete) File:\s*(.*)")
@@ -145,7 +146,7 @@ def _update(path: str, line_no: int, section: list[tuple[int, str]]) -> FileOp:
         elif not line:
             blanks.append((" ", ""))
         elif line[0] in " -+":
-            lines += blanks + [(line[0], line[1:])]
+            lines += [*blanks, (line[0], line[1:])]
             blanks = []
         else:
             raise PatchError(f"malformed patch: line {n}: a hunk line must start with ' ', '-' or '+', "
@@ -238,7 +239,9 @@ def _indent_shift(region: list[str], old: list[str]) -> tuple[str, str] | None:
     pairs = [(a.rstrip(), b.rstrip()) for a, b in zip(region, old) if a.rstrip() != b.rstrip() and b.strip()]
     if not pairs:
         return None
-    indent = lambda s: s[:len(s) - len(s.lstrip())]  # noqa: E731
+    def indent(s: str) -> str:
+        return s[:len(s) - len(s.lstrip())]
+
     file_base, patch_base = indent(pairs[0][0]), indent(pairs[0][1])
     for a, b in pairs:
         if not b.startswith(patch_base) or a != file_base + b[len(patch_base):]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from harness.agent.tools import apply_patch as apply_patch_module
 from harness.agent.tools.apply_patch import INSTRUCTIONS, ApplyPatch
-from harness.agent.tools.base import Toolset, ToolResult
+from harness.agent.tools.base import ToolResult, Toolset
 
 SOURCE = """\
 import os

@@ -47,7 +47,7 @@ def test_recipients_parameters_and_description_match_harmony(browser: Browser) -
     funcs = {f.recipient: f for f in browser.functions()}
     assert set(funcs) == {"browser.search", "browser.open", "browser.find"}
     harmony = {t.name: t for t in ToolNamespaceConfig.browser().tools}
-    for recipient, func in funcs.items():
+    for func in funcs.values():
         ref = harmony[func.name]
         assert func.description == ref.description
         assert set(func.parameters["properties"]) == set(ref.parameters["properties"])

@@ -57,15 +57,15 @@ def mock_web(pages: dict[str, httpx.Response], seen: list[str]) -> LiveWeb:
 def test_redirects_are_checked_before_they_are_followed() -> None:
     seen: list[str] = []
     web = mock_web({f"http://{PUBLIC}/": httpx.Response(302, headers={"location": "http://127.0.0.1/"})}, seen)
-    with pytest.raises(ToolError, match="127.0.0.1"):
+    with pytest.raises(ToolError, match=r"127.0.0.1"):
         web.fetch(f"http://{PUBLIC}/")
     assert seen == [f"http://{PUBLIC}/"]
 
 
 def test_fetches_a_public_page_through_the_browser() -> None:
     seen: list[str] = []
-    html = (f"<html><head><title>Example</title></head><body><p>Hello <a href='/next'>next</a>"
-            f" and <a href='http://8.8.8.8/'>there</a></p></body></html>")
+    html = ("<html><head><title>Example</title></head><body><p>Hello <a href='/next'>next</a>"
+            " and <a href='http://8.8.8.8/'>there</a></p></body></html>")
     web = mock_web({
         f"http://{PUBLIC}/": httpx.Response(301, headers={"location": "/home"}),
         f"http://{PUBLIC}/home": httpx.Response(200, html=html),

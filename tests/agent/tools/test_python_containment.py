@@ -174,7 +174,7 @@ def test_the_agent_workload_refuses_unless_its_key_opts_in(monkeypatch) -> None:
     from harness.workloads.agent import AgentWorkload
     monkeypatch.setattr(sandbox, "probe", lambda limits, setups=None: _plain(limits))
     cfg = OmegaConf.structured(BenchConfig(workload=WorkloadConfig(name="agent", python_timeout_s=5)))
-    with pytest.raises(UncontainedError, match="workload.unsafe_python=true"):
+    with pytest.raises(UncontainedError, match=r"workload.unsafe_python=true"):
         AgentWorkload(cfg, backend=object())
     cfg.workload.unsafe_python = True
     assert not AgentWorkload(cfg, backend=object()).python_level.startswith("fs")

@@ -19,8 +19,7 @@ from urllib.parse import unquote, urlsplit
 from rank_bm25 import BM25Okapi
 
 from harness.agent.tools.base import ToolError
-from harness.agent.tools.browser.markup import (Converted, Resolver, convert_html, convert_markdown,
-                                                convert_text)
+from harness.agent.tools.browser.markup import Converted, Resolver, convert_html, convert_markdown, convert_text
 from harness.agent.tools.browser.page import Page, strip_links
 
 URL_SCHEME = "corpus://"
@@ -34,14 +33,15 @@ def default_root() -> Path:
 
 
 # Function words: in a small corpus they are rare enough to outweigh the words that matter.
-STOPWORDS = frozenset("""
+_STOPWORD_TEXT = """
 a about after all also am an and any are as at be been before being but by can could did do
 does doing for from had has have having he her here hers him his how i if in into is it its
 just me more most my no nor not of off on once only or other our ours out over own same she
 should so some such than that the their theirs them then there these they this those through
 to too under until up very was we were what when where which while who whom why will with
 would you your yours many much
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def tokens(text: str) -> list[str]:

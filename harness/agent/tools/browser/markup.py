@@ -8,9 +8,9 @@ corpus); such links are kept as plain text. Characters the browser uses for its 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Callable
 from urllib.parse import urlsplit
 
 Resolver = Callable[[str], "str | None"]

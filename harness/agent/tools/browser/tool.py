@@ -26,7 +26,8 @@ VIEW_SOURCE = "view-source:"
 
 def _harmony_description(name: str) -> str:
     """The description openai-harmony gives the built-in browser function `name`."""
-    return next(t.description for t in NAMESPACE.tools if t.name == name)
+    description: str = next(t.description for t in NAMESPACE.tools if t.name == name)
+    return description
 
 
 class Browser:

@@ -10,7 +10,7 @@ prints. By default llama-bench runs on llama-cpp-python's own libllama/libggml (
 wheel_libs_env), so only the drivers differ; --own-libs uses the libraries of llama-bench's build
 instead; --in-process adds llama-bench's own loop called inside this process (HostedLlamaBench).
 
-    python -m harness.report.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--in-process] [--out FILE]
+    python -m harness.sweep.vs_llama_bench --llama-bench PATH [--quant Q4_K_M ...] [--in-process] [--out FILE]
 """
 from __future__ import annotations
 
@@ -22,16 +22,22 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from harness.backends.inprocess import InProcessBackend, release_model
 from harness.backends.params import physical_cores
+from harness.backends.repack import resolve_repack
 from harness.config.plan import plan
+from harness.config.schema import LOAD_MODES
 from harness.metrics.stats import describe, paired_ratio, rates
-from harness.report.compare import Cell, ratio
 from harness.models import cache
+from harness.report.compare_join import Cell, ratio
 from harness.sweep import isolate
-from harness.workloads.pp_tg import PpTg, Case
+from harness.workloads import install_checks
+from harness.workloads.pp_tg import Case, PpTg
 
 
 def wheel_libs_env() -> dict[str, str]:
@@ -99,7 +105,7 @@ class HostedLlamaBench:
         return samples_ts(text)
 
 
-def test_config(cfg, t: Case):
+def test_config(cfg: Any, t: Case) -> Any:
     """cfg for test `t` alone, its context sized as llama-bench sizes it (depth + prompt + generated)."""
     cfg = copy.deepcopy(cfg)
     cfg.workload.n_prompt, cfg.workload.n_gen, cfg.workload.n_depth = t.n_prompt, t.n_gen, t.n_depth
@@ -107,7 +113,7 @@ def test_config(cfg, t: Case):
     return cfg
 
 
-def harness_ts(cfg, model: Path, t: Case, log: Path) -> list[float]:
+def harness_ts(cfg: Any, model: Path, t: Case, log: Path) -> list[float]:
     """Our per-repetition t/s for test `t`, as `harness bench` measures it: in the in-process worker
     (a fresh context per test, as llama-bench makes one)."""
     rows = [p for kind, p in isolate.ensure().run(test_config(cfg, t), model, 0, log) if kind == "row"]
@@ -116,7 +122,7 @@ def harness_ts(cfg, model: Path, t: Case, log: Path) -> list[float]:
     return list(rows[0]["_samples"]["samples_ts"])
 
 
-def direct_ts(cfg, model: Path, t: Case) -> list[float]:
+def direct_ts(cfg: Any, model: Path, t: Case) -> list[float]:
     """The same measured in this process, with no worker (how the harness measured before it had one)."""
     backend_cfg = cfg.backend.copy()
     backend_cfg.n_ctx = t.n_depth + t.n_prompt + t.n_gen  # llama-bench sizes its context so
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--own-libs", action="store_true",
                     help="llama-bench with its own build's libllama/libggml (default: llama-cpp-python's)")
     ap.add_argument("--poll", type=int, default=50, help="ggml threadpool polling level on both sides (0-100)")
-    ap.add_argument("--load-mode", default="mmap", choices=["none", "mmap", "mlock", "mmap+mlock", "dio"],
+    ap.add_argument("--load-mode", default="mmap", choices=LOAD_MODES,
                     help="llama.cpp load mode on both sides (llama-bench -lm, backend.load_mode)")
     ap.add_argument("--test", nargs="+", default=["pp512", "tg128"], choices=["pp512", "tg128"])
     ap.add_argument("--repack", default="auto", choices=["auto", "true", "false"],
@@ -168,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     env = None if a.own_libs else wheel_libs_env()
-    repack = cache.resolve_repack(a.repack)
+    install_checks()
+    repack = resolve_repack(a.repack)
     logs = Path(tempfile.mkdtemp(prefix="vs-llama-bench-"))
     threads = physical_cores()
     hosted = HostedLlamaBench(a.llama_bench) if a.in_process else None
@@ -184,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         for t in (tests[name] for name in a.test):
             args = llama_bench_args(model, t, threads, cfg.backend.n_batch, cfg.backend.n_ubatch, a.repetitions,
                                     a.poll, a.load_mode, repack)
-            arms = {"own process": lambda: llama_bench(a.llama_bench, args, env),
-                    "harness": lambda: harness_ts(cfg, model, t, logs / "llama.log")}
+            arms: dict[str, Callable[[], list[float]]] = {"own process": partial(llama_bench, a.llama_bench, args, env),
+                    "harness": partial(harness_ts, cfg, model, t, logs / "llama.log")}
             if a.direct:
-                arms["harness without worker"] = lambda: direct_ts(cfg, model, t)
+                arms["harness without worker"] = partial(direct_ts, cfg, model, t)
             if hosted:
-                arms["in harness process"] = lambda: hosted(args)
+                arms["in harness process"] = partial(hosted, args)
             got: dict[str, list[list[float]]] = {name: [] for name in arms}
             for i in range(a.rounds):  # the order turns every round: no arm always runs first
                 order = list(arms)

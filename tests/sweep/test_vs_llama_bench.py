@@ -2,7 +2,7 @@
 llama-bench build: `make vs-llama-bench`)."""
 import pytest
 
-from harness.report.vs_llama_bench import compare_line
+from harness.sweep.vs_llama_bench import compare_line
 
 
 def _cells(line: str) -> list[str]:
@@ -27,7 +27,7 @@ def test_a_slower_side_shows_below_one_and_its_interval_excludes_one():
     ours = [[90.0, 91.0, 89.0, 90.5]] * 3
     _, _, ratio, paired, _ = _cells(compare_line(ref, ours))
     mid, interval = ratio.split(" ", 1)
-    lo, hi = (float(x) for x in interval.strip("[]").split(","))
+    _lo, hi = (float(x) for x in interval.strip("[]").split(","))
     assert float(mid) == pytest.approx(0.9, abs=1e-3)
     assert hi < 1.0
     assert float(paired.split()[0]) == pytest.approx(0.9, abs=1e-3)
@@ -55,7 +55,7 @@ def _built_llama_bench():
 
 @pytest.mark.skipif(_built_llama_bench() is None, reason="no llama-bench build (make vs-llama-bench builds one)")
 def test_llama_bench_hosted_in_this_process_and_in_its_own_give_samples(tiny_model):
-    from harness.report.vs_llama_bench import HostedLlamaBench, llama_bench, llama_bench_args, wheel_libs_env
+    from harness.sweep.vs_llama_bench import HostedLlamaBench, llama_bench, llama_bench_args, wheel_libs_env
     from harness.workloads.pp_tg import Case
     binary = _built_llama_bench()
     args = llama_bench_args(tiny_model, Case(0, 16, 0), threads=1, b=64, ub=64, reps=2)

@@ -18,7 +18,7 @@ class LlamaLog:
         self._cb = llama_cpp.llama_log_callback(self._log)  # referenced: ctypes must not free it
         llama_cpp.llama_log_set(self._cb, ctypes.c_void_p(0))
 
-    def _log(self, level: int, text: bytes, _user) -> None:
+    def _log(self, level: int, text: bytes, _user: object) -> None:
         line = text.decode("utf-8", "replace")
         self.tail.append((level, line))
         if self.tee_fd is not None:
