@@ -32,3 +32,10 @@ def harness_killed_after(marker: Path, *args: str, timeout: float = 120) -> None
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+
+
+def ctrl_c_reaches_it() -> None:
+    """preexec_fn of a child a test interrupts: SIGINT back to its default, so Python turns it into
+    KeyboardInterrupt even when the test session runs in the background (where SIGINT is ignored and
+    a child would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

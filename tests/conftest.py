@@ -45,7 +45,16 @@ def _seed_repack_verdict() -> None:
         return
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"repack": False, "reason": "seeded by the test session (tests/conftest.py)"}) + "\n")
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"repack": False, "reason": "seeded by the test session (tests/conftest.py)"}) + "\n")
+        os.replace(tmp, path)
+
+
+@pytest.fixture(autouse=True)
+def _repack_verdict_seeded() -> None:
+    """The verdict is keyed by the llama.cpp library files: seeded again should they change mid-session
+    (a rebuild), so that no test pays for the probe."""
+    _seed_repack_verdict()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -73,8 +82,18 @@ def tiny_model(tiny_cfg) -> Path:
     return cache.prepare(tiny_cfg().model)
 
 
-SWEEP_2X2 = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
-             "backend.n_ctx=256", "backend.n_ubatch=8", "model.quant=F16,Q8_0", "backend.n_batch=16,32"]
+TINY_RUN = ["model=synthetic-tiny", "workload.n_prompt=32", "workload.n_gen=4", "workload.repetitions=2",
+            "backend.n_ctx=256", "backend.n_ubatch=8"]
+SWEEP_2X2 = [*TINY_RUN, "model.quant=F16,Q8_0", "backend.n_batch=16,32"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(the finished `harness bench` of TINY_RUN, its run folder): one single run (no -m) that the tests
+    needing a finished run folder share. Read it, or copy it before changing anything."""
+    from cli_runner import harness
+    run = tmp_path_factory.mktemp("tiny-run") / "run"
+    return harness("bench", *TINY_RUN, f"hydra.run.dir={run}"), run
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from cli_runner import ROOT, harness
+from cli_runner import ROOT, ctrl_c_reaches_it, harness
 from loopback import QuietHandler, loopback
 
 ANSWER = "Paris is the capital of France."
@@ -231,7 +231,7 @@ def test_ctrl_c_exits_130_without_a_traceback():
         exe = Path(sys.executable).with_name("harness")
         proc = subprocess.Popen([str(exe), "infer", "--endpoint", "v1_responses", "--url", srv.url, "hi"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=os.environ.copy())
+                                env=os.environ.copy(), preexec_fn=ctrl_c_reaches_it)
         try:
             assert started.wait(60), "harness infer never reached the server"
             time.sleep(0.2)

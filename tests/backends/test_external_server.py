@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 from cli_runner import harness
 
+# llama-cpp-python's server started for the module, benches against it: make test-slow
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as s:

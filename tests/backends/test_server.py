@@ -15,6 +15,7 @@ import time
 
 import psutil
 import pytest
+from cli_runner import ctrl_c_reaches_it
 
 from harness.backends import server as srvmod
 from harness.backends.server import (
@@ -172,11 +173,13 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow  # per signal: a harness process starts a llama-server and is ended
 @pytest.mark.parametrize("how", ["exit", "SIGTERM", "SIGINT", "SIGKILL"])
 def test_no_server_outlives_the_harness(how, binary, tiny_cfg, tiny_model, flags, tmp_path):
     args = model_args(tiny_cfg(*BASE).backend, tiny_model, flags)
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(binary), str(tmp_path / "s.log"), *args],
-                             stdout=subprocess.PIPE, text=True, env={**os.environ, "HOW": how})
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "HOW": how},
+                             preexec_fn=ctrl_c_reaches_it)
     pid = 0
     try:
         pid = int(child.stdout.readline())

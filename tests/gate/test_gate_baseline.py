@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from cli_runner import ROOT, harness
 
 from harness.gate.aa import false_alarms
@@ -22,9 +23,17 @@ def test_machine_class_names_accel_device_and_cores():
     assert machine_class({"accel": "cpu", "cpu_info": "AMD EPYC", "cpu_cores_logical": 2}) == "cpu-amd-epyc-2c"
 
 
-def test_baseline_keeps_what_the_gate_reads_without_local_paths(tmp_path):
-    r = harness("bench", *COMMON, f"hydra.run.dir={tmp_path}/run")
+@pytest.fixture(scope="module")
+def common_run(tmp_path_factory) -> Path:
+    """One bench of COMMON, read by the tests below (copied before any change)."""
+    run = tmp_path_factory.mktemp("gate-baseline") / "run"
+    r = harness("bench", *COMMON, f"hydra.run.dir={run}")
     assert r.returncode == 0, r.stderr[-1500:]
+    return run
+
+
+def test_baseline_keeps_what_the_gate_reads_without_local_paths(common_run, tmp_path):
+    shutil.copytree(common_run, tmp_path / "run")
     dest = keep(tmp_path / "run", tmp_path / "baselines")
     assert dest.name == machine_class(run_env(tmp_path / "run"))
     assert sorted(p.name for p in dest.iterdir()) == ["env.json", "results.csv", "samples.jsonl"]
@@ -36,9 +45,8 @@ def test_baseline_keeps_what_the_gate_reads_without_local_paths(tmp_path):
     assert same.returncode == 0 and "gate: pass" in same.stdout
 
 
-def test_runs_of_different_machine_classes_are_not_gated(tmp_path):
-    r = harness("bench", *COMMON, f"hydra.run.dir={tmp_path}/a")
-    assert r.returncode == 0, r.stderr[-1500:]
+def test_runs_of_different_machine_classes_are_not_gated(common_run, tmp_path):
+    shutil.copytree(common_run, tmp_path / "a")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     env = json.loads((tmp_path / "b" / "env.json").read_text())
     env["cpu_cores_logical"] = 64

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from cli_runner import ROOT, harness
+from cli_runner import ROOT, ctrl_c_reaches_it, harness
 
 from harness.sweep import faults
 
@@ -96,7 +96,8 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(tmp_path):
     exe = Path(sys.executable).with_name("harness")
     args = ["bench", "-m", *FAST, "backend.n_batch=16,32", f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.Popen([str(exe), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, faults.ENV: "sleep:60,decode=1,point=1", "HARNESS_TEST_MARK": mark})
+                            env={**os.environ, faults.ENV: "sleep:60,decode=1,point=1", "HARNESS_TEST_MARK": mark},
+                            preexec_fn=ctrl_c_reaches_it)
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "jobs" / "1" / "llama.log").exists():  # point 1 is in the worker, asleep

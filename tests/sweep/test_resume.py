@@ -66,19 +66,20 @@ def test_resume_after_a_kill_runs_only_the_unfinished_points(tmp_path):
     assert sorted(df.drop_duplicates("point").n_batch, key=int) == ["8", "16", "24"]
 
 
-def test_resume_refuses_a_missing_folder_or_a_single_run_in_one_line(tmp_path):
+def test_resume_refuses_a_missing_folder_or_a_single_run_in_one_line(tmp_path, tiny_run):
     missing = harness("bench", *FAST, f"resume={tmp_path / 'nope'}")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "no such folder" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "nope").exists()
-    single = tmp_path / "single"
-    assert harness("bench", *FAST, f"hydra.run.dir={single}").returncode == 0
+    done, single = tiny_run  # bench of FAST, a single run (tests/conftest.py)
+    assert done.returncode == 0, done.stderr[-2000:]
     r = harness("bench", *FAST, f"resume={single}")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "single run" in r.stderr
     clash = harness("bench", *FAST, f"resume={tmp_path}", f"hydra.sweep.dir={tmp_path / 'other'}")
     assert clash.returncode == 2 and "hydra.sweep.dir" in clash.stderr and clash.stderr.count("\n") == 1
 
 
+@pytest.mark.slow  # a sweep, then a second one into its folder
 def test_a_new_sweep_into_a_folder_that_holds_one_is_refused(tmp_path):
     assert harness("bench", "-m", *FAST, f"hydra.sweep.dir={tmp_path}").returncode == 0
     before = (tmp_path / "results.csv").read_bytes()

@@ -1,6 +1,8 @@
 """pp/tg and concurrent load through a real managed llama-server on synthetic-tiny."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import psutil
 import pytest
@@ -15,7 +17,11 @@ def read(path):
 
 
 def no_server_left():
-    return not [p for p in psutil.process_iter(["name"]) if "llama-server" in (p.info["name"] or "")]
+    """No llama-server serves a model of this session's cache (HARNESS_CACHE, private to the session):
+    servers of other users or sessions on this machine are not ours to count."""
+    cache = os.environ["HARNESS_CACHE"]
+    return not [p for p in psutil.process_iter(["name", "cmdline"]) if "llama-server" in (p.info["name"] or "")
+                and any(cache in arg for arg in p.info["cmdline"] or [])]
 
 
 @pytest.mark.slow  # a 2-point sweep, in process and over llama-server
