@@ -6,17 +6,23 @@
 #   make vs-llama-bench        in-process pp512/tg128 against llama.cpp's own llama-bench
 #   make gate                  small bench + regression gate against results/baselines/<machine class>/
 #   make bench-micro           micro-benchmarks of the harness's hot paths, compared with the last run
+#   make test-vulkan           the tests marked vulkan on the Vulkan build (its own venv, .venv-vulkan), on the
+#                              first Vulkan device, a software one (Mesa's lavapipe) included; installs the
+#                              system packages it needs when run as root (scripts/vulkan-packages.sh)
 #   ACCEL=cpu|metal|cuda|vulkan picks the llama.cpp build (default: metal on Apple Silicon, else cpu)
 
 PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
 JOBS   ?= $(shell $(PYTHON) -c "import os; print(os.cpu_count() or 2)")
 
 ACCEL ?= $(shell $(PYTHON) -c "import platform, sys; print('metal' if sys.platform == 'darwin' and platform.machine() == 'arm64' else 'cpu')")
 ifeq ($(filter $(ACCEL),cpu metal cuda vulkan),)
 $(error ACCEL=$(ACCEL) is not one of: cpu metal cuda vulkan)
 endif
+# The Vulkan build is a second build beside the default one: its own venv, so a machine (or one CI
+# run) can use both, e.g. `make test` and `ACCEL=vulkan make test-vulkan`.
+VULKAN_VENV := .venv-vulkan
+VENV   ?= $(if $(filter vulkan,$(ACCEL)),$(VULKAN_VENV),.venv)
+PY     := $(VENV)/bin/python
 CMAKE_ARGS_cpu    := -DGGML_METAL=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF
 CMAKE_ARGS_metal  := -DGGML_METAL=ON -DGGML_CUDA=OFF -DGGML_VULKAN=OFF
 CMAKE_ARGS_cuda   := -DGGML_CUDA=ON -DGGML_METAL=OFF -DGGML_VULKAN=OFF
@@ -44,11 +50,12 @@ LLAMA_CPP_BUILD_NUMBER := 11312
 CPU_KEY := $(shell $(PYTHON) -c "import hashlib, platform; t = open('/proc/cpuinfo').read() if platform.system() == 'Linux' else platform.processor(); lines = sorted({l for l in t.splitlines() if l.split(':')[0].strip() in ('model name', 'flags', 'Features')}); print(hashlib.sha256((platform.machine() + ''.join(lines)).encode()).hexdigest()[:10])")
 LLAMA_CPP_DIR := $(HARNESS_CACHE)/llama.cpp-$(LLAMA_CPP_PY_VERSION)-$(ACCEL)-$(CPU_KEY)
 LLAMA_CPP_BIN := $(LLAMA_CPP_DIR)/build/bin
-LLAMA_TOOLS := llama-server llama-bench llama-quantize
-LLAMA_BUILT := $(LLAMA_CPP_DIR)/build/.built
+LLAMA_TOOLS := llama-server llama-bench llama-quantize llama-perplexity
+# The stamp names the tools, so adding one builds just that target into the kept build folder.
+LLAMA_BUILT := $(LLAMA_CPP_DIR)/build/.built-$(subst $(eval) ,+,$(LLAMA_TOOLS))
 LLAMA_BENCH := $(VENV)/bin/llama-bench
 
-.PHONY: install bench lint test test-slow models vs-llama-bench bench-micro gate gate-baseline clean-venv
+.PHONY: install bench lint test test-slow test-vulkan models vs-llama-bench bench-micro gate gate-baseline clean-venv
 
 install: $(STAMP)
 
@@ -68,12 +75,19 @@ $(LLAMA_CPP_DIR)/src/.unpacked: | $(VENV)/bin/python
 # One Release build: shared libraries (llama, ggml, mtmd) and the tools. No network at build time
 # (no curl, no OpenSSL, no prebuilt web UI download); GIT_EXE=IGNORE keeps ggml from overwriting
 # the commit with an empty git answer.
-$(LLAMA_BUILT): $(LLAMA_CPP_DIR)/src/.unpacked
+# Vulkan: headers new enough for llama.cpp's Vulkan backend (scripts/vulkan-headers.sh prints a
+# folder of newer ones fetched into the build folder when the system's predate what it uses).
+$(LLAMA_CPP_DIR)/vulkan-include.txt: scripts/vulkan-headers.sh
+	mkdir -p $(LLAMA_CPP_DIR)
+	bash scripts/vulkan-headers.sh $(LLAMA_CPP_DIR)/vulkan-headers > $@.tmp && mv $@.tmp $@
+
+VULKAN_INCLUDE = $(if $(filter vulkan,$(ACCEL)),$(shell cat $(LLAMA_CPP_DIR)/vulkan-include.txt 2>/dev/null))
+$(LLAMA_BUILT): $(LLAMA_CPP_DIR)/src/.unpacked $(if $(filter vulkan,$(ACCEL)),$(LLAMA_CPP_DIR)/vulkan-include.txt)
 	cmake -S $(LLAMA_CPP_DIR)/src/vendor/llama.cpp -B $(LLAMA_CPP_DIR)/build -DCMAKE_BUILD_TYPE=Release \
 		-DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
 		-DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DGIT_EXE=IGNORE \
 		-DLLAMA_BUILD_COMMIT=$(LLAMA_CPP_COMMIT) -DLLAMA_BUILD_NUMBER=$(LLAMA_CPP_BUILD_NUMBER) \
-		$(LLAMA_CMAKE_ARGS) > $(LLAMA_CPP_DIR)/cmake.log 2>&1
+		$(LLAMA_CMAKE_ARGS) $(if $(VULKAN_INCLUDE),-DVulkan_INCLUDE_DIR=$(VULKAN_INCLUDE)) > $(LLAMA_CPP_DIR)/cmake.log 2>&1
 	cmake --build $(LLAMA_CPP_DIR)/build --target llama mtmd $(LLAMA_TOOLS) -j $(JOBS) > $(LLAMA_CPP_DIR)/build.log 2>&1
 	touch $@
 
@@ -100,6 +114,13 @@ bench: install
 # (@pytest.mark.slow: whole sweeps, crash isolation, probes); `make test-slow` runs only those.
 test: install lint
 	$(PY) -m pytest -q -m "not slow"
+
+# llama.cpp hides CPU-type Vulkan devices (a software driver) unless GGML_VK_VISIBLE_DEVICES names
+# them: device 0 is shown unless the variable is set already.
+test-vulkan:
+	bash scripts/vulkan-packages.sh
+	$(MAKE) ACCEL=vulkan VENV=$(VULKAN_VENV) install
+	GGML_VK_VISIBLE_DEVICES=$${GGML_VK_VISIBLE_DEVICES-0} $(VULKAN_VENV)/bin/python -m pytest -q -m vulkan
 
 # ruff (harness and tests) and mypy --strict (harness), both configured in pyproject.toml.
 lint: install
@@ -141,3 +162,13 @@ vs-llama-bench: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The paired gate (`harness gate --against`): the harness of GATE_REF (default the commit before this
+# one) and this checkout bench a small point in interleaved rounds on this machine, in this job; it
+# fails on a slowdown of a point whose paired 95% interval lies below 1 and beyond 2%
+# (docs/BENCHMARKS.md, "Regression gate"). GATE_PAIRED_RUN keeps the rounds' runs.
+GATE_REF ?= HEAD~1
+GATE_PAIRED_RUN ?= results/gate-paired
+.PHONY: gate-paired
+gate-paired: install
+	$(VENV)/bin/harness gate --against $(GATE_REF) --out $(GATE_PAIRED_RUN)

@@ -104,3 +104,16 @@ def sweep_2x2(tmp_path_factory):
     from cli_runner import harness
     run = tmp_path_factory.mktemp("sweep-2x2")
     return harness("bench", "-m", *SWEEP_2X2, f"hydra.sweep.dir={run}"), run
+
+
+@pytest.fixture(scope="session")
+def vulkan_device():
+    """The first Vulkan device of the loaded llama.cpp; tests that need one skip, saying why, without it."""
+    from harness.backends.devices import devices
+    from harness.backends.inprocess import system_info
+    if "vulkan" not in system_info().lower():
+        pytest.skip("not a Vulkan build of llama.cpp: `make test-vulkan` runs these on one")
+    found = [d for d in devices() if d.name.startswith("Vulkan")]
+    if not found:
+        pytest.skip("a Vulkan build without a Vulkan device (a software one shows with GGML_VK_VISIBLE_DEVICES=0)")
+    return found[0]

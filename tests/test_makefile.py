@@ -45,7 +45,7 @@ def test_unknown_accel_is_refused():
 
 def test_ci_runs_the_tests_then_the_gate_on_the_committed_baseline():
     commands = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
-    assert commands == ["make test", "make test-slow", "make gate"]
+    assert commands[:4] == ["make test", "make test-slow", "make gate", "make gate-paired"]
     assert "set -euo pipefail" in (ROOT / ".ci" / "run").read_text()
     r = subprocess.run(["make", "-n", "gate", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -24,8 +24,9 @@ from openai_harmony import Author, Message, Role
 
 from harness.agent.outcome import Call, Outcome
 from harness.agent.tools.base import ToolResult, Toolset
-from harness.backends.base import GenerateBackend
-from harness.harmony import STOP_TOKENS, HarmonyOptions, ParsedMessage, StreamParser, render_prompt, user
+from harness.backends.base import GenerateBackend, ServedBackend
+from harness.backends.sse import cached_tokens
+from harness.harmony import STOP_TOKENS, HarmonyOptions, ParsedMessage, StreamParser, TokenEvent, render_prompt, user
 
 FINAL = "final"
 
@@ -67,6 +68,8 @@ class Turn:
     calls: list[ToolCall] = field(default_factory=list)
     deviations: collections.Counter[str] = field(default_factory=collections.Counter)
     stop: str = "stop"  # stop | length
+    final_ns: int | None = None        # arrival of the first final-channel content token (None: none)
+    cached_tokens: int | None = None   # prompt tokens the server took from its cache (None: not reported)
 
     @property
     def ttft_ms(self) -> float:
@@ -140,26 +143,37 @@ class Session:
     def _generate(self, index: int) -> Turn:
         prompt = render_prompt(self.messages, self.options)
         times: list[int] = []
-        ids: list[int] = []
+        ids: list[tuple[int, int]] = []  # (token, its arrival)
         parser = StreamParser()
+        final_ns: list[int] = []
+
+        def feed(token: int, t_ns: int) -> TokenEvent:
+            te = parser.feed(token)
+            if not final_ns and te.kind == "content" and te.channel == FINAL:
+                final_ns.append(t_ns)
+            return te
+
         t0 = time.perf_counter_ns()
         for ev in self.backend.generate(prompt, self.max_tokens, STOP_TOKENS, self.temperature,
                                         self.seed + self._turns):
             times.append(ev.t_ns)
             if ev.token is not None:
-                ids.append(ev.token)
+                ids.append((ev.token, ev.t_ns))
                 if self.on_delta is not None:  # interactive: parse as it streams (costs ~0.1 ms/token)
-                    te = parser.feed(ev.token)
+                    te = feed(ev.token, ev.t_ns)
                     if te.delta:
                         self.on_delta(te.channel, te.delta)
         t_end = time.perf_counter_ns()
         if self.on_delta is None:  # measured runs: parse right after the stream
-            for token in ids:
-                parser.feed(token)
+            for token, t_ns in ids:
+                feed(token, t_ns)
         messages = parser.finish()
-        stop = "stop" if (ids and ids[-1] in STOP_TOKENS) or len(times) < self.max_tokens else "length"
+        stop = "stop" if (ids and ids[-1][0] in STOP_TOKENS) or len(times) < self.max_tokens else "length"
+        b = self.backend
+        cached = cached_tokens(b.last_timings, b.last_usage) if isinstance(b, ServedBackend) else None
         return Turn(index, len(prompt), len(times), t0, times, t_end, messages,
-                    deviations=collections.Counter(parser.deviations), stop=stop)
+                    deviations=collections.Counter(parser.deviations), stop=stop,
+                    final_ns=final_ns[0] if final_ns else None, cached_tokens=cached)
 
     def _call(self, msg: ParsedMessage) -> ToolCall:
         recipient = msg.recipient or ""
@@ -190,7 +204,8 @@ class Session:
             for msg in turn.messages:
                 self.messages.append(msg.to_message())
                 self._emit("assistant", msg, turn=index, tokens=msg.tokens, prompt_tokens=turn.prompt_tokens,
-                           completion_tokens=turn.completion_tokens, ttft_ms=turn.ttft_ms, model_ms=turn.model_ms)
+                           cached_tokens=turn.cached_tokens, completion_tokens=turn.completion_tokens,
+                           ttft_ms=turn.ttft_ms, model_ms=turn.model_ms)
                 if msg.is_tool_call:
                     turn.calls.append(self._call(msg))
                 elif msg.channel == FINAL and msg.role == "assistant":

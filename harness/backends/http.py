@@ -29,7 +29,7 @@ from httpx_sse import EventSource, SSEError
 from harness.backends import build_id, sse
 from harness.backends.base import StreamEvent, Unsupported
 from harness.backends.params import load_mode, physical_cores
-from harness.backends.server import ManagedServer, ServerError, ensure_server
+from harness.backends.server import ManagedServer, ServerError, ensure_server, memory_columns
 from harness.errors import one_line as _one_line
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ class HttpBackend:
                     self._info["server_log_tail"] = e.log_tail
                 raise
             self.url = self.server.url
-            self._info.update(load_s=self.server.load_s, model_reused=self.server.reused)
+            self._info.update(load_s=self.server.load_s, model_reused=self.server.reused,
+                              **memory_columns(self.server))
         self._read_props()
 
     def _get_json(self, path: str) -> Any:
@@ -225,13 +226,15 @@ class HttpBackend:
         return self._texts[key] if key in self._texts else self.detokenize(key)
 
     def _body(self, endpoint: str, prompt: Sequence[int] | str, max_tokens: int,
-              temperature: float, seed: int, ignore_eos: bool = False) -> dict[str, Any]:
+              temperature: float, seed: int, ignore_eos: bool = False,
+              cache_prompt: bool | None = None) -> dict[str, Any]:
         """The request body; llama.cpp's own knobs only where the server is llama-server."""
         # the in-process chain: greedy (top_k 1) at temperature 0, else temperature + dist(seed);
-        # cache_prompt false: every request prefills its whole prompt
+        # cache_prompt: reuse the slot's KV for the prompt's common prefix (default off: every request
+        # prefills its whole prompt)
         llama: dict[str, Any] = ({"samplers": ["top_k"], "top_k": 1} if temperature <= 0
                                  else {"samplers": ["temperature"]})
-        llama["cache_prompt"] = False
+        llama["cache_prompt"] = bool(self.cfg.cache_prompt if cache_prompt is None else cache_prompt)
         common = {"stream": True, "temperature": temperature, "seed": seed}
         if endpoint == "completion":
             p = prompt if isinstance(prompt, str) else [int(t) for t in prompt]
@@ -251,15 +254,17 @@ class HttpBackend:
         raise ValueError(f"backend.endpoint={endpoint!r} is not one of {', '.join(PATHS)}")
 
     def generate(self, prompt: Sequence[int] | str, max_tokens: int, stop: Sequence[int],
-                 temperature: float = 0.0, seed: int = 0, ignore_eos: bool = False) -> Iterator[StreamEvent]:
+                 temperature: float = 0.0, seed: int = 0, ignore_eos: bool = False,
+                 cache_prompt: bool | None = None) -> Iterator[StreamEvent]:
         """Stream the completion of prompt; ends after a stop id (completion), the server's end or max_tokens.
 
-        ignore_eos (completion only): generate exactly max_tokens, as llama-bench's tg does."""
+        ignore_eos (completion only): generate exactly max_tokens, as llama-bench's tg does.
+        cache_prompt: this request's, else backend.cache_prompt (unset: off)."""
         endpoint = self.cfg.endpoint
         if endpoint not in PATHS:
             raise ValueError(f"backend.endpoint={endpoint!r} is not one of {', '.join(PATHS)}")
         self.last_timings, self.last_usage = {}, {}
-        body = self._body(endpoint, prompt, max_tokens, temperature, seed, ignore_eos)
+        body = self._body(endpoint, prompt, max_tokens, temperature, seed, ignore_eos, cache_prompt)
         path, parse, stops = PATHS[endpoint], sse.PARSERS[endpoint], set(stop)
         what = f"endpoint {endpoint}"
         n, stopped, done = 0, False, False

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import llama_cpp
 import numpy as np
 
-from harness.backends import affinity, threadpool
+from harness.backends import affinity, buft, devices, nvml, threadpool
 from harness.backends.base import StreamEvent, decode_batched
-from harness.backends.params import load_mode, physical_cores
+from harness.backends.params import check_devices, cpu_moe_overrides, load_mode, physical_cores
 from harness.config import schema
-from harness.config.values import check_cpu_mask
+from harness.config.values import check_cpu_mask, parse_overrides, parse_tensor_split
+from harness.models import buffers
 from harness.models.llama_log import llama_log
 
 if TYPE_CHECKING:
@@ -37,13 +38,14 @@ def _constant(prefix: str, value: str, missing: dict[str, int] | None = None) ->
 LOAD_MODES = {m: _constant("LLAMA_LOAD_MODE_", m) for m in schema.LOAD_MODES}
 FLASH_ATTN = {f: _constant("LLAMA_FLASH_ATTN_TYPE_", f) for f in schema.FLASH_ATTN}
 KV_TYPES = {k: _constant("GGML_TYPE_", k, {"bf16": 30}) for k in schema.KV_TYPES}
+SPLIT_MODES = {m: _constant("LLAMA_SPLIT_MODE_", m) for m in schema.SPLIT_MODES}
 
 
 class BackendError(RuntimeError):
     pass
 
 
-_MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s
+_MODEL: dict[str, Any] = {}  # the one loaded model: key, ptr, load_s, its load log lines, what it must keep alive
 
 
 def system_info() -> str:
@@ -57,24 +59,57 @@ def release_model() -> None:
         _MODEL.clear()
 
 
-def _model(path: Path, n_gpu_layers: int, mode: str, repack: bool) -> tuple[Any, float, bool]:
+def _offload_params(params: Any, c: BackendConfig) -> dict[str, Any]:
+    """Set the device and offload fields of llama_model_params (llama-bench's -sm -mg -ts -ot -ncmoe);
+    what they point to is returned, to be kept while the model lives. A device this build does not
+    have fails here, in one line."""
+    bufts = buft.buffer_types()
+    try:
+        check_devices(c, sorted(bufts), len(devices.gpus()), "this llama.cpp build")
+    except ValueError as exc:
+        raise BackendError(str(exc)) from None
+    params.split_mode = SPLIT_MODES[c.split_mode]
+    params.main_gpu = c.main_gpu
+    keep: dict[str, Any] = {}
+    split = parse_tensor_split(c.tensor_split)
+    if split:
+        n = llama_cpp.llama_max_devices()
+        keep["tensor_split"] = (ctypes.c_float * n)(*split[:n])
+        params.tensor_split = ctypes.cast(keep["tensor_split"], ctypes.POINTER(ctypes.c_float))
+    pairs = parse_overrides(c.tensor_buft_overrides) + cpu_moe_overrides(c.n_cpu_moe)  # as llama-bench merges them
+    if pairs:
+        keep["overrides"] = buft.Overrides(pairs, bufts)
+        params.tensor_buft_overrides = keep["overrides"].pointer
+    return keep
+
+
+def _model(path: Path, c: BackendConfig, mode: str, repack: bool) -> tuple[Any, float, bool]:
     """The loaded model for these load parameters; (ptr, load seconds, reused?)."""
-    key = f"{path}|{n_gpu_layers}|{mode}|{repack}"
+    key = "|".join(map(str, (path, c.n_gpu_layers, mode, repack, c.split_mode, c.main_gpu, c.tensor_split,
+                             c.tensor_buft_overrides, c.n_cpu_moe)))
     if _MODEL.get("key") == key:
         return _MODEL["ptr"], _MODEL["load_s"], True
     release_model()
     log = llama_log()
     params = llama_cpp.llama_model_default_params()
-    params.n_gpu_layers = n_gpu_layers
+    params.n_gpu_layers = c.n_gpu_layers
     params.load_mode = LOAD_MODES[mode]
     params.use_extra_bufts = repack
+    keep = _offload_params(params, c)
+    mark = log.mark()
     t0 = time.perf_counter()
     ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     load_s = time.perf_counter() - t0
     if not ptr:
         raise BackendError(f"llama.cpp could not load {path}: {log.reason() or 'no reason logged'}")
-    _MODEL.update(key=key, ptr=ptr, load_s=load_s)
+    _MODEL.update(key=key, ptr=ptr, load_s=load_s, log=log.since(mark), keep=keep, params=params)
     return ptr, load_s, False
+
+
+def model_log() -> list[str]:
+    """The buffer and override lines llama.cpp logged while loading the current model."""
+    lines: list[str] = _MODEL.get("log", [])
+    return lines
 
 
 class InProcessBackend:
@@ -91,6 +126,7 @@ class InProcessBackend:
         self._info: dict[str, Any] = {}
         self._cpus: frozenset[int] = frozenset()
         self._pinned: dict[int, set[int]] | None = None
+        self.ctx_params: Any = None  # the context parameters of the last start()
 
     def start(self) -> None:
         c = self.cfg
@@ -101,7 +137,7 @@ class InProcessBackend:
             raise BackendError(f"backend.repack={repack!r} reached the backend unresolved; it must be true or false")
         self._info = {"n_threads": self.n_threads, "cpu_mask": c.cpu_mask, "load_mode": load_mode(c),
                       "use_mmap": load_mode(c) in ("mmap", "mmap+mlock"), "repack": repack}
-        self.model, load_s, reused = _model(self.model_path, c.n_gpu_layers, load_mode(c), repack)
+        self.model, load_s, reused = _model(self.model_path, c, load_mode(c), repack)
         desc = ctypes.create_string_buffer(256)
         llama_cpp.llama_model_desc(self.model, desc, len(desc))
         self._info.update(model_type=desc.value.decode(), model_size=llama_cpp.llama_model_size(self.model),
@@ -115,11 +151,16 @@ class InProcessBackend:
         p.type_k, p.type_v = KV_TYPES[c.type_k], KV_TYPES[c.type_v]
         p.swa_full = c.swa_full  # llama.cpp's default is true; llama-bench and llama-server set false
         p.no_perf = True
+        p.offload_kqv = not c.no_kv_offload
+        self.ctx_params = p
+        mark = llama_log().mark()
         self.ctx = llama_cpp.llama_init_from_model(self.model, p)
         if not self.ctx:
             raise BackendError(f"llama.cpp could not create a context (n_ctx={c.n_ctx}, n_batch={c.n_batch}, "
                                f"n_ubatch={c.n_ubatch}, type_k={c.type_k}, type_v={c.type_v}, "
                                f"flash_attn={c.flash_attn}): {llama_log().reason() or 'no reason logged'}")
+        self._info.update(buffers.parse(model_log() + llama_log().since(mark)).columns())
+        self._info.update(nvml.used_columns())
         self.pool = threadpool.attach(self.ctx, self.n_threads, c.poll, self._cpus)
 
     def info(self) -> dict[str, Any]:

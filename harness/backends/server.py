@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from harness.backends import nvml, offload
 from harness.backends.orphans import die_with_parent
-from harness.backends.params import load_mode, physical_cores
+from harness.backends.params import check_devices, load_mode, physical_cores
 from harness.config.values import parse_cpu_mask
+from harness.models import buffers
 
 if TYPE_CHECKING:
     from harness.config.schema import BackendConfig
@@ -136,6 +138,20 @@ def _flash_attn_args(value: str, flags: frozenset[str], binary: str) -> list[str
     raise ServerError(f"flash_attn={value} cannot be set on {binary}: no -fa/--flash-attn that takes it")
 
 
+def _offload_args(cfg: BackendConfig, flags: frozenset[str], binary: str) -> list[str]:
+    """-ncmoe -ot -nkvo -sm -mg -ts where they differ from the server's defaults (backends/offload.py)."""
+    if cfg.main_gpu or cfg.tensor_split:  # beyond the binary's GPUs: refused here (an unknown -ot buffer type: by it)
+        try:
+            check_devices(cfg, None, offload.gpu_devices(binary) if "--list-devices" in flags else 0, binary)
+        except ValueError as exc:
+            raise ServerError(str(exc)) from None
+    args: list[str] = []
+    for axis, value, spellings in offload.server_flags(cfg):
+        flag = _need(flags, axis, value or True, binary, *spellings)
+        args += [flag] if value is None else [flag, value]
+    return args
+
+
 def model_args(cfg: BackendConfig, model_path: Path, flags: frozenset[str],
                binary: str = "llama-server") -> list[str]:
     """Server-side arguments for cfg (everything but the address): what decides reuse."""
@@ -161,6 +177,9 @@ def model_args(cfg: BackendConfig, model_path: Path, flags: frozenset[str],
     if cfg.swa_full:  # llama-server's default is off
         args += [_need(flags, "swa_full", True, binary, "--swa-full")]
     args += [_need(flags, "n_parallel", cfg.n_parallel, binary, "-np", "--parallel"), str(cfg.n_parallel)]
+    args += _offload_args(cfg, flags, binary)
+    lv = _pick(flags, "-lv", "--verbosity", "--log-verbosity")  # 4: llama.cpp's info lines, its buffer sizes
+    args += [lv, "4"] if lv else []
     # the GGUF's embedded chat template (jinja), no warm-up run, no web UI: where the build has them
     args += [f for f in (_pick(flags, "--jinja"), _pick(flags, "--no-warmup"),
                          _pick(flags, "--no-webui", "--no-ui")) if f]
@@ -356,6 +375,16 @@ def ensure_server(cfg: BackendConfig, model_path: Path, log_dir: Path) -> Manage
     srv.start(log)
     _SERVER.update(key=key, server=srv)
     return srv
+
+
+def memory_columns(srv: ManagedServer) -> dict[str, Any]:
+    """The mem_* columns from the buffer sizes the server logged at load (models/buffers.py), and NVML's
+    device memory in use."""
+    lines: list[str] = []
+    if srv.log_path is not None and srv.log_path.is_file():
+        with open(srv.log_path, encoding="utf-8", errors="replace") as f:
+            lines = [ln for ln in f if buffers.kept(ln)]
+    return {**buffers.parse(lines).columns(), **nvml.used_columns()}
 
 
 def current_server() -> ManagedServer | None:

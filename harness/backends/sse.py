@@ -117,6 +117,17 @@ def v1_responses(event: str, data: str) -> Chunk:
     return Chunk(timings=obj.get("timings"))
 
 
+def cached_tokens(timings: dict[str, Any], usage: dict[str, Any]) -> int | None:
+    """Prompt tokens the server took from its prompt cache, as its last event said: llama-server's
+    timings.cache_n, else the OpenAI usage's prompt_tokens_details (input_tokens_details).cached_tokens;
+    None where the server does not say."""
+    n = timings.get("cache_n")
+    if n is None:
+        details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+        n = details.get("cached_tokens") if isinstance(details, dict) else None
+    return int(n) if isinstance(n, (int, float)) else None
+
+
 PARSERS: dict[str, Callable[[str, str], Chunk]] = {
     "completion": completion, "v1_completions": v1_completions, "v1_chat": v1_chat,
     "v1_responses": v1_responses}

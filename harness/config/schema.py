@@ -20,7 +20,8 @@ EFFORTS = ("low", "medium", "high")
 BACKENDS = ("inprocess", "http", "http_external", "replay", "replay_http")
 REPLAY_BACKENDS = ("replay", "replay_http")  # recorded completions: no model file
 ENDPOINTS = ("completion", "v1_completions", "v1_chat", "v1_responses")
-WORKLOADS = ("pp_tg", "chat", "load", "agent")
+SPLIT_MODES = ("none", "layer", "row")  # backend.split_mode (llama-bench -sm)
+WORKLOADS = ("pp_tg", "chat", "load", "agent", "kld")
 
 
 @dataclass
@@ -69,12 +70,23 @@ class BackendConfig:
     type_v: str = "f16"
     swa_full: bool = False              # full-size KV cache for sliding-window layers (llama.cpp's tools: off)
     repack: Any = "auto"                # CPU extra buffer types (weight repacking, AMX): true | false | auto
+    # offload and devices (llama-bench's names; inprocess and a managed http server)
+    n_cpu_moe: int = 0                  # the MoE experts of the first N layers stay on the CPU (-ncmoe)
+    tensor_buft_overrides: str = ""     # -ot: PATTERN=BUFFER_TYPE, several separated by ; ("" or none: no override)
+    no_kv_offload: bool = False         # keep the KV cache in host memory (-nkvo)
+    split_mode: str = "layer"           # none | layer | row: how the model spreads over GPUs (-sm)
+    main_gpu: int = 0                   # the GPU for split_mode=none and row's intermediate results (-mg)
+    tensor_split: str = ""              # proportions per GPU, separated by / (-ts 3/1); "": llama.cpp's default
+    fit_check: bool = True              # refuse a point whose weights + KV cache cannot fit the free memory
     # http (a managed llama-server per point) and http_external (a server you run)
     url: str | None = None           # http_external: default $GPT_OSS_URL, else http://localhost:8000
     # http: default $LLAMA_SERVER, else the venv's llama-server (make install), else PATH
     server_binary: str | None = None
     endpoint: str = "completion"        # completion | v1_completions | v1_chat | v1_responses
     n_parallel: int = 1                 # http: llama-server -np (slots)
+    # http, http_external: the requests' cache_prompt (reuse the slot's KV for a common prefix);
+    # unset: off, except pp_tg at n_depth > 0, whose depth must stay cached (values.cache_prompt)
+    cache_prompt: bool | None = None
     model_id: str = "gpt-oss"           # the model name sent to OpenAI-compatible endpoints
     timeout_s: float = 600.0            # one request
     startup_timeout_s: float = 120.0    # http: llama-server start until /health answers
@@ -104,6 +116,10 @@ class WorkloadConfig:
     corpus: str | None = None        # agent: the browser's offline corpus; default: the shipped one
     python_timeout_s: float = 30.0      # agent: the python tool's wall-clock limit
     unsafe_python: bool = False         # agent: run the python tool even where it cannot hide the user's files
+    text: str | None = None          # kld: the text scored; default: harness/data/text/mixed.txt
+    n_ctx: int = 512                    # kld: tokens per scored chunk (llama-perplexity -c)
+    chunks: int = 0                     # kld: chunks scored, 0 = all (llama-perplexity --chunks)
+    base_quant: str = "F16"             # kld: the quant of the same preset each quant is compared with
 
 
 @dataclass

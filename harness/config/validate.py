@@ -98,6 +98,7 @@ def validate(cfg: DictConfig) -> None:
         values.parse_repack(b.repack)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _offload(b)
     _one_of("backend.type_k", b.type_k, schema.KV_TYPES)
     _one_of("backend.type_v", b.type_v, schema.KV_TYPES)
     _one_of("backend.endpoint", b.endpoint, schema.ENDPOINTS)
@@ -115,6 +116,9 @@ def validate(cfg: DictConfig) -> None:
     if b.type in schema.REPLAY_BACKENDS:
         raise ConfigError(f"backend.type={b.type} replays the agent suite's recorded completions; "
                           "use it with workload=agent")
+    if w.name == "kld":
+        _kld(cfg)
+        return
     if w.name == "load":
         if b.type == "inprocess":
             raise ConfigError("workload=load with backend.type=inprocess is not supported; "
@@ -138,6 +142,44 @@ def validate(cfg: DictConfig) -> None:
     if need > b.n_ctx:
         raise ConfigError(f"backend.n_ctx={b.n_ctx} is too small for n_depth+n_prompt+n_gen={need}; "
                           f"it must be >= {need}")
+
+
+OFFLOAD_KEYS = ("n_cpu_moe", "tensor_buft_overrides", "no_kv_offload", "split_mode", "main_gpu", "tensor_split")
+LOADING_BACKENDS = ("inprocess", "http")  # where the harness loads the model (the offload axes apply)
+
+
+def _offload(b: DictConfig) -> None:
+    """The offload and device axes: in range and parsable; whether the devices exist is the backend's check
+    (the sweep may be planned on another machine than the one that runs it)."""
+    _at_least("backend.n_cpu_moe", b.get("n_cpu_moe", 0), 0)
+    _at_least("backend.main_gpu", b.get("main_gpu", 0), 0)
+    _one_of("backend.split_mode", b.get("split_mode", "layer"), schema.SPLIT_MODES)
+    try:
+        values.parse_overrides(b.get("tensor_buft_overrides", ""))
+        values.parse_tensor_split(b.get("tensor_split", ""))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if b.type not in LOADING_BACKENDS:
+        default = schema.BackendConfig()
+        for key in OFFLOAD_KEYS:
+            if key in b and b[key] != getattr(default, key) and not (key == "tensor_buft_overrides" and
+                                                                     not values.parse_overrides(b[key])):
+                raise ConfigError(f"backend.{key}={b[key]} needs a backend that loads the model "
+                                  f"({', '.join(LOADING_BACKENDS)}); backend.type={b.type} does not")
+
+
+def _kld(cfg: DictConfig) -> None:
+    """workload=kld: in-process (it reads the full logits), a chunk that has a second half, a base quant."""
+    w = cfg.workload
+    if cfg.backend.type != "inprocess":
+        raise ConfigError(f"workload=kld with backend.type={cfg.backend.type} is not supported; it reads the full "
+                          "next-token logits: use backend=inprocess")
+    _at_least("workload.n_ctx", w.n_ctx, 16)
+    _at_least("workload.chunks", w.chunks, 0)
+    _one_of("workload.base_quant", w.base_quant, schema.QUANTS)
+    if w.text and not Path(w.text).expanduser().is_file():
+        raise ConfigError(f"workload.text={w.text} does not exist; give a UTF-8 text file, or leave it unset for "
+                          "the shipped text")
 
 
 def _agent(cfg: DictConfig) -> None:

@@ -1,7 +1,11 @@
 """Match two runs' points on their configuration; flag a regression only when the change is both
 larger than the threshold and significant on the per-repetition samples (one-sided Mann-Whitney U,
 as asv does). Improvements and new points are reported, never failed; a baseline point missing from
-the current run fails unless allowed, and runs that share no point cannot pass (NothingMatched)."""
+the current run fails unless allowed, and runs that share no point cannot pass (NothingMatched).
+
+A point whose baseline is unstable (its repetitions' CV above the CV limit) and whose change is worse
+than the threshold but not significant (p >= alpha, or too few samples for a p) is `unstable`: the
+gate does not call it a regression, does not fail on it, and names it in the summary."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +15,8 @@ from typing import Literal
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
+from harness.metrics.stability import row_cv
+from harness.metrics.stats import CV_LIMIT
 from harness.records.merge import load_run, load_samples, records, sample_key
 from harness.records.schema import CONFIG_KEYS as KEYS
 
@@ -27,7 +33,8 @@ class Check:
     current: float | None
     change: float | None      # relative, signed so that negative is worse
     p_value: float | None
-    verdict: str              # regression | improvement | unchanged | new | missing
+    verdict: str              # regression | unstable | improvement | unchanged | new | missing
+    baseline_cv: float | None = None  # the baseline's CV of per-repetition t/s
 
 
 def load(path: Path) -> pd.DataFrame:
@@ -56,8 +63,10 @@ def threshold_of(test: str, threshold: float, per_test: dict[str, float] | None 
 
 
 def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", threshold: float = 0.05,
-            alpha: float = 0.05, ignore: tuple[str, ...] = (), per_test: dict[str, float] | None = None) -> list[Check]:
-    """A Check per point of either run; `per_test` maps test-name prefixes to their own thresholds."""
+            alpha: float = 0.05, ignore: tuple[str, ...] = (), per_test: dict[str, float] | None = None,
+            cv_limit: float = CV_LIMIT) -> list[Check]:
+    """A Check per point of either run; `per_test` maps test-name prefixes to their own thresholds;
+    a baseline whose CV is above `cv_limit` cannot give a regression without significance (unstable)."""
     keys = tuple(k for k in KEYS if k not in ignore)
     higher_is_better = metric.endswith("_ts")
     b = {_key(r, keys): r for _, r in base.iterrows()}
@@ -82,17 +91,21 @@ def compare(base: pd.DataFrame, cur: pd.DataFrame, metric: str = "avg_ts", thres
             worse: Literal["less", "greater"] = "less" if higher_is_better else "greater"
             p = float(mannwhitneyu(cs, bs, alternative=worse).pvalue)
         limit = threshold_of(c[point].get("test", ""), threshold, per_test)
-        if change < -limit and p is not None and p < alpha:
+        base_cv = row_cv(b[point].to_dict(), b[point]["_samples"].get("samples_ts", []))
+        significant = p is not None and p < alpha
+        if change < -limit and significant:
             verdict = "regression"
+        elif change < -limit and base_cv is not None and base_cv > cv_limit:
+            verdict = "unstable"  # worse than the threshold, but the baseline is too noisy to say so
         elif change > limit:
             verdict = "improvement"
         else:
             verdict = "unchanged"
-        checks.append(Check(point, metric, bv, cv, change, p, verdict))
+        checks.append(Check(point, metric, bv, cv, change, p, verdict, base_cv))
     return checks
 
 
-MATCHED = ("regression", "improvement", "unchanged")
+MATCHED = ("regression", "unstable", "improvement", "unchanged")
 
 
 class NothingMatched(ValueError):
@@ -127,21 +140,26 @@ def failed(checks: list[Check], allow_missing: bool = False) -> bool:
 
 
 def summary(checks: list[Check], threshold: float, alpha: float, per_test: dict[str, float] | None = None,
-            allow_missing: bool = False) -> str:
-    """A markdown summary for CI logs."""
-    counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "improvement", "unchanged", "new",
-                                                                 "missing")}
+            allow_missing: bool = False, cv_limit: float = CV_LIMIT) -> str:
+    """A markdown summary for CI logs; the points not judged for an unstable baseline are named."""
+    counts = {v: sum(c.verdict == v for c in checks) for v in ("regression", "unstable", "improvement", "unchanged",
+                                                                 "new", "missing")}
     own = "".join(f", {k}*: {v:.0%}" for k, v in (per_test or {}).items())
     head = (f"**gate: {'FAIL' if failed(checks, allow_missing) else 'pass'}** "
             f"(threshold {threshold:.0%}{own}, alpha {alpha}): "
             + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
-    lines = [head, "", "| verdict | point | baseline | current | change | p |", "|---|---|---:|---:|---:|---:|"]
+    shaky = [c.point for c in checks if c.verdict == "unstable"]
+    note = ([f"Not called a regression: the baseline is unstable (CV above {cv_limit:.0%}) and the change is not "
+             f"significant at alpha {alpha}; rerun the baseline with more repetitions on a quieter machine: "
+             + "; ".join(shaky), ""] if shaky else [])
+    lines = [head, "", *note, "| verdict | point | baseline | current | change | p | baseline CV |",
+             "|---|---|---:|---:|---:|---:|---:|"]
 
     def fmt(x: float | None, f: str) -> str:
         return "" if x is None else format(x, f)
 
-    order = {"regression": 0, "improvement": 1, "missing": 2, "new": 3, "unchanged": 4}
+    order = {"regression": 0, "unstable": 1, "improvement": 2, "missing": 3, "new": 4, "unchanged": 5}
     for c in sorted(checks, key=lambda c: order[c.verdict]):
         lines.append(f"| {c.verdict} | {c.point} | {fmt(c.baseline, '.2f')} | {fmt(c.current, '.2f')} | "
-                     f"{fmt(c.change, '+.1%')} | {fmt(c.p_value, '.3g')} |")
+                     f"{fmt(c.change, '+.1%')} | {fmt(c.p_value, '.3g')} | {fmt(c.baseline_cv, '.1%')} |")
     return "\n".join(lines)

@@ -6,6 +6,8 @@ n trials of a task, c of them successful:
 - pass^k (Yao et al. 2024, tau-bench): the chance that all k drawn trials succeed:
   C(c, k) / C(n, k). pass^1 = pass@1 = c/n; pass^k falls with k where pass@k rises.
 Over a suite, each is the mean of the per-task values (every task weighs the same).
+Per turn (a completion of the tool loop, which resends the whole history): prompt tokens, the
+tokens the server took from its prompt cache, TTFT and time to the first final-channel token.
 """
 from __future__ import annotations
 
@@ -13,8 +15,16 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from harness.agent.outcome import ERROR_KINDS
+from harness.metrics.stats import mean
+
+if TYPE_CHECKING:
+    from harness.agent.session import Turn
+
+MS = 1e-6
+CACHE_COLUMNS = ("cache_n", "cached_share")  # filled where the server reports its cached tokens
 
 FORMAT_ERRORS: tuple[str, ...] = ("unknown_tool", "invalid_json", "invalid_args")  # an invalid call
 
@@ -91,3 +101,23 @@ def count_calls(errors: Iterable[str | None]) -> CallCounts:
     if unknown:
         raise ValueError(f"unknown call error kind(s) {sorted(unknown)}; allowed: {', '.join(ERROR_KINDS)}")
     return CallCounts(len(items), {k: seen.get(k, 0) for k in ERROR_KINDS})
+
+
+def turn_latency(turn: Turn) -> dict[str, Any]:
+    """One turn's prompt tokens, cached tokens (None: not reported), TTFT and time to the first
+    final-channel token (nan: none), ms, from its raw timestamps."""
+    final = (turn.final_ns - turn.t_start_ns) * MS if turn.final_ns is not None else math.nan
+    return {"prompt_tokens": turn.prompt_tokens, "cached_tokens": turn.cached_tokens, "ttft_ms": turn.ttft_ms,
+            "ttft_final_ms": final}
+
+
+def episode_latency(turns: Sequence[Turn]) -> dict[str, float]:
+    """An episode's columns over its turns: ttft_ms and ttft_final_ms (means over the turns that have
+    one), cache_n (cached tokens summed) and cached_share (cache_n / prompt tokens) over the turns
+    whose server reported a cached count; nan where none did."""
+    per = [turn_latency(t) for t in turns]
+    seen = [p for p in per if p["cached_tokens"] is not None]
+    prompt = sum(p["prompt_tokens"] for p in seen)
+    cached = float(sum(p["cached_tokens"] for p in seen)) if seen else math.nan
+    return {"ttft_ms": mean([p["ttft_ms"] for p in per]), "ttft_final_ms": mean([p["ttft_final_ms"] for p in per]),
+            "cache_n": cached, "cached_share": cached / prompt if seen and prompt else math.nan}

@@ -33,6 +33,8 @@ KNOWN_DEVICES: tuple[tuple[str, float], ...] = (
 )
 
 CACHE_FILE = "membw.json"
+# Software GPU drivers that compute on the host CPU from host memory: their bandwidth is the host's.
+SOFTWARE_DEVICES = r"llvmpipe|lavapipe|SwiftShader"
 
 
 def known_device(name: str) -> tuple[float, str] | None:
@@ -89,12 +91,15 @@ def this_cpu_gbs(cache_dir: Path | None = None, buffer_mb: int = 512, repeats: i
 
 def device_gbs(accel: str, device: str, cpu_info: str, given: float | None = None) -> tuple[float | None, str]:
     """(GB/s, where it came from) for a run's device: given > known GPU/SoC (accel other than cpu) >
-    this machine's copy benchmark (accel=cpu on this very CPU); (None, "") when unknown."""
+    this machine's copy benchmark (accel=cpu, or a software GPU such as llvmpipe, on this very CPU);
+    (None, "") when unknown."""
     if given:
         return float(given), "given"
-    if accel and accel != "cpu":
+    software = bool(re.search(SOFTWARE_DEVICES, device, re.IGNORECASE))
+    if accel and accel != "cpu" and not software:
         known = known_device(device)
         return (known[0], f"published figure for {device}") if known else (None, "")
     if cpu_info and cpu_info == cpu_model():
-        return this_cpu_gbs(), "copy benchmark on this machine"
+        source = "copy benchmark on this machine" + (" (a software device: host memory)" if software else "")
+        return this_cpu_gbs(), source
     return None, ""

@@ -34,14 +34,16 @@ def aggregate(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "ttft_final_ms": mean([r["ttft_final_ms"] for r in requests]),
             "e2e_ms": e2e.mean * MS, "avg_ns": e2e.mean, "stddev_ns": e2e.stddev,
             "itl_ms": itl.mean, "itl_p50_ms": itl.median, "itl_p90_ms": itl.p90, "itl_p99_ms": itl.p99,
-            "avg_ts": rate.mean, "stddev_ts": rate.stddev, "ci95_ts": rate.ci95}
+            "avg_ts": rate.mean, "stddev_ts": rate.stddev, "ci95_ts": rate.ci95, "cv_ts": rate.cv}
 
 
 def server_rates(timings: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Means of llama-server's own prompt and predicted tokens/s over the requests that gave them."""
+    """Means of llama-server's own prompt and predicted tokens/s, and of the prompt tokens it took from
+    its cache (cache_n), over the requests that gave them."""
     def of(key: str) -> float:
         return mean([float(t[key]) for t in timings if t.get(key) is not None])
-    return {"server_prompt_ts": of("prompt_per_second"), "server_predicted_ts": of("predicted_per_second")}
+    return {"server_prompt_ts": of("prompt_per_second"), "server_predicted_ts": of("predicted_per_second"),
+            "cache_n": of("cache_n")}
 
 
 def served(requests: Sequence[dict[str, Any]], wall_s: float) -> dict[str, Any]:

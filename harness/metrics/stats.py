@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy import stats as sps
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
+CV_LIMIT = 0.05  # a row whose repetitions' CV is above this is flagged unstable (table, report, compare, gate)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,17 @@ class Stats:
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
         return {prefix + k: v for k, v in asdict(self).items()}
+
+    @property
+    def cv(self) -> float:
+        """The coefficient of variation, stddev / mean (nan without two samples or a positive mean)."""
+        return self.stddev / self.mean if self.n > 1 and self.mean > 0 else math.nan
+
+
+def cv(xs: Sequence[float]) -> float:
+    """The coefficient of variation of repetition samples: sample stddev (n-1) / mean; nan for fewer
+    than two samples or a mean that is not positive."""
+    return describe(xs).cv
 
 
 def mean(xs: Iterable[float]) -> float:
@@ -65,10 +77,10 @@ def rates(samples_ns: Sequence[int], n_tokens: int) -> list[float]:
 
 
 def bench_columns(samples_ns: Sequence[int], n_tokens: int) -> dict[str, float]:
-    """llama-bench's avg_ns, stddev_ns, avg_ts, stddev_ts (+ our ci95_ts) from the samples."""
+    """llama-bench's avg_ns, stddev_ns, avg_ts, stddev_ts (+ our ci95_ts, cv_ts) from the samples."""
     ns, ts = describe(samples_ns), describe(rates(samples_ns, n_tokens))
     return {"avg_ns": ns.mean, "stddev_ns": ns.stddev, "avg_ts": ts.mean, "stddev_ts": ts.stddev,
-            "ci95_ts": ts.ci95}
+            "ci95_ts": ts.ci95, "cv_ts": ts.cv}
 
 
 def share_interval(values: npt.ArrayLike) -> tuple[float, float, float]:
@@ -107,3 +119,35 @@ def ratio_ci_from_spread(ref: float, ref_sd: float, ref_n: int, ours: float, our
     r = ours / ref
     se_log = math.sqrt((ref_sd / ref) ** 2 / ref_n + (ours_sd / ours) ** 2 / ours_n)
     return r * math.exp(-Z95 * se_log), r * math.exp(Z95 * se_log)
+
+
+def paired_by_round(ref: Sequence[Sequence[float]], ours: Sequence[Sequence[float]], resamples: int = 2000,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """paired_ratio over rounds: each arm's mean of its repetitions in a round, paired with the other
+    arm's of the same round (they ran seconds apart, so drift between rounds cancels)."""
+    return paired_ratio([float(np.mean(r)) for r in ref], [float(np.mean(o)) for o in ours], resamples, seed)
+
+
+def fisher_drop(base_c: int, base_n: int, cur_c: int, cur_n: int) -> float:
+    """One-sided p of Fisher's exact test that the current share of successes (cur_c of cur_n) is
+    lower than the baseline's (base_c of base_n): exact on the counts, sound for a handful of trials."""
+    table = np.array([[base_c, base_n - base_c], [cur_c, cur_n - cur_c]], dtype=np.int64)
+    return float(sps.fisher_exact(table, alternative="greater").pvalue)
+
+
+def prediction_interval(xs: Sequence[float], alpha: float) -> tuple[float, float]:
+    """Where ONE new value of the normal sample xs falls: mean ± t(1 - alpha, n-1) * sd * sqrt(1 + 1/n),
+    each limit passed with chance alpha (a one-sided test per side); it widens for a small n (n >= 2)."""
+    d = describe(xs)
+    half = float(sps.t.ppf(1 - alpha, d.n - 1)) * d.stddev * math.sqrt(1 + 1 / d.n)
+    return d.mean - half, d.mean + half
+
+
+def prediction_p(xs: Sequence[float], x: float) -> float:
+    """One-sided p that ONE new value of the normal sample xs is as low as x or lower (the t prediction
+    distribution above; for x's rise ask with the signs flipped). 0 or 1 when xs do not vary."""
+    d = describe(xs)
+    scale = d.stddev * math.sqrt(1 + 1 / d.n)
+    if not scale > 0:
+        return 0.0 if x < d.mean else 1.0
+    return float(sps.t.cdf((x - d.mean) / scale, d.n - 1))

@@ -108,16 +108,15 @@ def accelerator(system_info: str) -> str:
 
 def device(accel: str) -> tuple[str, int | None]:
     """(name, memory in MiB) of the device llama.cpp computes on; memory None when unknown.
-    CPU and Apple Silicon (unified memory): the CPU model and the RAM total."""
+    A GPU build: its first GPU as llama.cpp sees it (a Vulkan build without a visible Vulkan
+    device computes on the CPU and says so). CPU and Apple Silicon (unified memory): the CPU model
+    and the RAM total."""
     ram = round(psutil.virtual_memory().total / 2**20)
-    if accel == "cuda":
-        out = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"])
-        name, _, mem = out.splitlines()[0].rpartition(",") if out else ("", "", "")
-        return name.strip(), int(mem) if mem.strip().isdigit() else None
-    if accel == "vulkan":
-        out = _run(["vulkaninfo", "--summary"])
-        names = [ln.split("=", 1)[1].strip() for ln in out.splitlines() if ln.strip().startswith("deviceName")]
-        return (names[0] if names else ""), None
+    if accel in ("cuda", "vulkan"):
+        from harness.backends.devices import gpus
+        gpu = next(iter(gpus()), None)
+        if gpu is not None:
+            return f"{gpu.name}: {gpu.description}", gpu.total_mb or None
     return cpu_model(), ram
 
 
@@ -148,7 +147,9 @@ def environment() -> dict[str, Any]:
     from harness.backends.inprocess import system_info
     info = system_info()
     vm = psutil.virtual_memory()
-    accel = accelerator(info)
+    from harness.backends.devices import backend_names
+    backends = backend_names() or compute_backends(info)  # the system info leaves out backends without features
+    accel = accel_of(backends)
     dev_name, dev_mem = device(accel)
     return {
         "host": socket.gethostname(),
@@ -166,7 +167,7 @@ def environment() -> dict[str, Any]:
         "device": dev_name,
         "device_mem_mb": dev_mem if dev_mem is not None else "",
         "accel_requested": os.environ.get("HARNESS_ACCEL", ""),
-        "backends": ",".join(compute_backends(info)),
+        "backends": ",".join(backends),
         "system_info": info,
         "python": platform.python_version(),
         "llama_cpp_python": _version("llama-cpp-python"),

@@ -36,7 +36,7 @@ COLUMNS: tuple[Column, ...] = (
     C("error", "str", "why the point failed or crashed (one line: the signal, llama.cpp's last log lines, a remedy)"),
     C("backend", "str", "inprocess"),
     C("mode", "str", "raw or harmony (pp_tg uses random tokens in either)"),
-    C("workload", "str", "pp_tg or chat"),
+    C("workload", "str", "pp_tg, chat, load, agent or kld"),
     C("model_name", "str", "preset name, e.g. synthetic-small"),
     C("quant", "str", "quantization of the model file, e.g. Q4_K_M"),
     C("model_filename", "str", "GGUF file name", True),
@@ -56,6 +56,14 @@ COLUMNS: tuple[Column, ...] = (
     C("use_mmap", "bool", "model memory-mapped", True),
     C("repack", "bool", "llama.cpp's CPU extra buffer types (weight repacking, AMX) on; never 'auto' in a row", True),
     C("load_mode", "str", "llama.cpp load mode: none, mmap, mlock, mmap+mlock, dio"),
+    C("n_cpu_moe", "int", "layers whose MoE experts stay on the CPU (-ncmoe; inprocess, http)", True),
+    C("tensor_buft_overrides", "str", "tensor overrides PATTERN=BUFFER_TYPE;... (-ot), none without (inprocess, http)",
+      True),
+    C("no_kv_offload", "bool", "KV cache kept in host memory (-nkvo; inprocess, http)", True),
+    C("split_mode", "str", "none, layer or row: how the model spreads over GPUs (-sm; inprocess, http)", True),
+    C("main_gpu", "int", "the GPU of split_mode=none and of row's intermediate results (-mg; inprocess, http)", True),
+    C("tensor_split", "str", "proportions per GPU as 3.00/1.00, 0.00 for llama.cpp's default (-ts; inprocess, http)",
+      True),
     C("n_prompt", "int", "prompt tokens of the test", True),
     C("n_gen", "int", "generated tokens of the test", True),
     C("n_depth", "int", "tokens in the KV cache before the test (untimed)", True),
@@ -66,14 +74,18 @@ COLUMNS: tuple[Column, ...] = (
     C("avg_ts", "float", "mean of per-repetition tokens/s (chat: decode rate after the first token)", True),
     C("stddev_ts", "float", "sample standard deviation of the per-repetition tokens/s", True),
     C("ci95_ts", "float", "half width of the 95% t-interval of avg_ts"),
+    C("cv_ts", "float", "coefficient of variation of the per-repetition tokens/s: stddev_ts / avg_ts (a row above "
+      "the CV limit, 5% by default, is flagged unstable)"),
     C("reasoning_effort", "str", "Harmony reasoning effort (mode=harmony)", only="harmony"),
     C("prompt_tokens", "int", "chat: prompt tokens as sent (Harmony system/developer overhead shows here)",
       only="chat, agent"),
     C("render_ms", "float", "chat: time to render (harmony) or tokenize (raw) the prompt, ms", only="chat"),
     C("parse_ms", "float", "chat: time spent in the streaming Harmony parser per request, ms", only="chat"),
     C("overhead_pct", "float", "chat: (render_ms + parse_ms) / e2e_ms, percent", only="chat"),
-    C("ttft_ms", "float", "chat: time to the first generated token, ms (mean over repetitions)", only="chat, agent"),
-    C("ttft_final_ms", "float", "chat: time to the first final-channel token, ms (empty if none)", only="chat"),
+    C("ttft_ms", "float", "chat: time to the first generated token, ms (mean over repetitions; agent: over the "
+      "turns)", only="chat, agent"),
+    C("ttft_final_ms", "float", "chat: time to the first final-channel token, ms (empty if none; agent: mean over "
+      "the turns that have one)", only="chat, agent"),
     C("e2e_ms", "float", "chat: request start to last token, ms", only="chat, agent"),
     C("itl_ms", "float", "chat: mean inter-token latency, ms", only="chat"),
     C("itl_p50_ms", "float", "chat: median inter-token latency, ms", only="chat"),
@@ -104,10 +116,34 @@ COLUMNS: tuple[Column, ...] = (
     A("call_errors", "str", "JSON of call errors by kind (unknown_tool, invalid_json, invalid_args, "
       "tool_error, timeout)"),
     A("model_ms", "float", "time in the model (all turns' completions), ms"),
+    A("cached_share", "float", "share of the prompt tokens the server took from its prompt cache: cache_n / "
+      "prompt_tokens (http; every turn resends the history)"),
     A("tool_ms", "float", "time in the tools, ms"),
+    C("kld_mean", "float", "kld: mean KL divergence KL(base ‖ quant) of the next-token distributions per scored "
+      "token, nats (llama-perplexity's Mean KLD)", only="kld"),
+    C("kld_p99", "float", "kld: 99th percentile of the per-token KL divergence, nats", only="kld"),
+    C("top1_agree", "float", "kld: share of scored tokens where the quant's most likely next token is the base's "
+      "(llama-perplexity's Same top p)", only="kld"),
+    C("ppl", "float", "kld: perplexity of the quant on the scored tokens", only="kld"),
+    C("ppl_base", "float", "kld: perplexity of the base quant on the same tokens", only="kld"),
+    C("ppl_ratio", "float", "kld: ppl / ppl_base, exp of the mean log ratio", only="kld"),
+    C("n_tokens", "int", "kld: tokens scored (the second half of each n_ctx chunk, as llama-perplexity)", only="kld"),
     C("load_s", "float", "model load time, s (0 reuse: the time of the load that is reused)"),
     C("model_reused", "bool", "the model stayed loaded from the previous point"),
     C("peak_rss_mb", "float", "peak resident memory of the process that ran the point (in-process: its worker), MiB"),
+    C("mem_model_mb", "float", "model weight buffers llama.cpp allocated at load, all buffer types, MiB "
+      "(inprocess, http: from its log)"),
+    C("mem_kv_mb", "float", "KV cache buffers (every cache: SWA models have two), all buffer types, MiB"),
+    C("mem_compute_mb", "float", "compute buffers (the scheduler's reserve) + the logits output buffer, MiB"),
+    C("mem_by_buft", "str", "the same per buffer type: BUFT:kind=MiB,...;... e.g. "
+      "CPU:kv=8.00,output=0.77,compute=300.10;CPU_Mapped:model=210.02 (kinds model, kv, output, compute)"),
+    C("gpu_mem_used_mb", "float", "GPU memory in use after load, MiB: NVIDIA all GPUs and processes (NVML, "
+      "nvidia-ml-py installed), Apple the Metal working set llama.cpp logs; empty elsewhere", only="NVIDIA, Metal"),
+    C("other_cpu_pct", "float", "CPU time other processes took while the test ran, % of all CPUs' time (/proc/stat "
+      "less the running process and its children; empty where unreadable)"),
+    C("load_avg", "float", "1-minute load average as the test ended"),
+    C("cpu_mhz_start", "float", "mean current CPU frequency as the test started, MHz (empty where unreadable)"),
+    C("cpu_mhz_end", "float", "mean current CPU frequency as the test ended, MHz (empty where unreadable)"),
     C("bytes_per_token", "int", "tg: weight + KV bytes read per generated token (active experts only; from the GGUF)",
       only="tg, at report"),
     C("mem_bw_gbs", "float", "tg: memory bandwidth of the device, GB/s (CPU copy benchmark, known device or given)",
@@ -130,6 +166,10 @@ COLUMNS: tuple[Column, ...] = (
     C("server_predicted_ts", "float", "http: the server's own generated tokens/s (timings.predicted_per_second)",
       only="http"),
     C("server_n_ctx", "int", "http: the server's context size (its /props)", only="http"),
+    C("cache_prompt", "bool", "http: the requests reuse the server's prompt cache (llama-server's cache_prompt; "
+      "unset: on only for pp_tg at a depth)", only="http"),
+    C("cache_n", "float", "http: prompt tokens the server took from its cache (timings.cache_n): pp_tg: per timed "
+      "request (= n_depth at a depth); agent: over the turns", only="http"),
     C("server_slots", "int", "http: the server's slots (-np)", only="http"),
     C("server_model_path", "str", "http: the model file the server reports", only="http"),
     C("server_build_info", "str", "http: the server's build string", only="http"),
@@ -154,14 +194,20 @@ COLUMNS: tuple[Column, ...] = (
     C("harness_commit", "str", "git commit of the harness (+dirty)"),
 )
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+OFFLOAD_LEGACY = {k: (v, ("inprocess", "http")) for k, v in (  # the offload axes, llama-bench's defaults
+    ("n_cpu_moe", "0"), ("tensor_buft_overrides", "none"), ("no_kv_offload", "False"), ("split_mode", "layer"),
+    ("main_gpu", "0"), ("tensor_split", "0.00"))}
 # Configuration columns added later: the value rows written before them were run with (llama.cpp's
 # default then) and the backends it applies to.
-LEGACY_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {"repack": ("True", ("inprocess", "http"))}
+LEGACY_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {"repack": ("True", ("inprocess", "http")),
+                                                        "cache_prompt": ("False", ("http",)),
+                                                        **OFFLOAD_LEGACY}
 FAILED = ("failed", "crashed")  # statuses of a point that did not finish: it runs again on resume, exit status 1
 # The configuration of a point: rows of two runs are the same point when these agree (gate, compare).
 CONFIG_KEYS: tuple[str, ...] = (
     "model_name", "quant", "backend", "mode", "workload", "test", "n_ctx", "n_batch", "n_ubatch", "n_threads",
-    "cpu_mask", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "repack", "reasoning_effort")
+    "cpu_mask", "type_k", "type_v", "n_gpu_layers", "flash_attn", "load_mode", "repack", "reasoning_effort",
+    "cache_prompt", *OFFLOAD_LEGACY)
 
 
 def markdown() -> str:

@@ -3,16 +3,22 @@
 The runs are joined as compare_join.py describes; runs whose CPU features differ get a line naming
 the features only one of them has. For each metric a run has (avg_ts; ttft_ms, e2e_ms, output_ts
 where they exist; roofline_pct for tg) a table gives every run's value ± stddev and its ratio to
-the first run with a 95% interval; compare_plots.py draws the same as figures.
+the first run with a 95% interval; compare_plots.py draws the same as figures. A throughput cell whose
+repetitions' CV is above the CV limit is flagged `!` (unstable), with a note under its table.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from harness.metrics import stability
+from harness.metrics.stats import CV_LIMIT
+from harness.records.merge import sample_key
 from harness.records.schema import CONFIG_KEYS
+from harness.report import memory
 from harness.report.compare_join import (
     METRICS,
     CompareError,
@@ -50,19 +56,30 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}" if abs(x) < 1000 else f"{x:.0f}"
 
 
-def table(metric: Metric, runs: list[Run], points: list[Point], labels: list[str]) -> list[str]:
-    """Markdown lines of one metric: value ± stddev per run, ratio [95% interval] to the first."""
+def _unstable(metric: Metric, row: dict[str, Any], run: Run, cv_limit: float) -> bool:
+    """A throughput cell (or one derived from it) whose row's repetitions vary more than the limit."""
+    if "avg_ts" not in (metric.column, metric.base):
+        return False
+    return stability.unstable(row, run.samples.get(sample_key(row), {}).get("samples_ts", []), cv_limit)
+
+
+def table(metric: Metric, runs: list[Run], points: list[Point], labels: list[str],
+          cv_limit: float = CV_LIMIT) -> list[str]:
+    """Markdown lines of one metric: value ± stddev per run (`!`: unstable), ratio [95% interval] to the first."""
     head = ["point", runs[0].label]
     for r in runs[1:]:
         head += [r.label, f"/ {runs[0].label}"] if len(runs) > 2 else [r.label, "ratio [95% CI]"]
-    lines = []
+    lines, flagged = [], 0
     for p, lab in zip(points, labels):
         cells = [cell(metric, p.rows[i], runs[i].samples) if i in p.rows else None for i in range(len(runs))]
         if sum(c is not None for c in cells) < 2:
             continue
         out = [lab]
         for i, c in enumerate(cells):
-            out.append("" if c is None else _fmt(c.value) + (f" ± {_fmt(c.sd)}" if c.sd is not None else ""))
+            shaky = c is not None and _unstable(metric, p.rows[i], runs[i], cv_limit)
+            flagged += shaky
+            out.append("" if c is None else _fmt(c.value) + (f" ± {_fmt(c.sd)}" if c.sd is not None else "")
+                       + (" !" if shaky else ""))
             if i:
                 if c is None or cells[0] is None or not cells[0].value:
                     out.append("")
@@ -73,8 +90,10 @@ def table(metric: Metric, runs: list[Run], points: list[Point], labels: list[str
     if not lines:
         return []
     better = "higher" if metric.higher_is_better else "lower"
+    note = [f"`!`: unstable, the repetitions' CV is above {cv_limit:.0%} ({flagged} cell(s)); its ratio is "
+            "less certain than its interval says when the cause was a busy machine", ""] if flagged else []
     return [f"### {metric.label} ({metric.unit}, `{metric.column}`; {better} is better)", "",
-            "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1), *lines, ""]
+            "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1), *lines, "", *note]
 
 
 def bandwidth_lines(runs: list[Run]) -> list[str]:
@@ -86,7 +105,7 @@ def bandwidth_lines(runs: list[Run]) -> list[str]:
     return out
 
 
-def markdown(runs: list[Run], points: list[Point], ignore: tuple[str, ...]) -> str:
+def markdown(runs: list[Run], points: list[Point], ignore: tuple[str, ...], cv_limit: float = CV_LIMIT) -> str:
     labels = point_labels(points)
     lines = ["# Compare", "", "| run | folder | accel | device | CPU | GPU | build |", "|---|---|---|---|---|---|---|"]
     for r in runs:
@@ -97,7 +116,8 @@ def markdown(runs: list[Run], points: list[Point], ignore: tuple[str, ...]) -> s
     lines += ["", f"Joined on {', '.join(keys)}" + (f" (ignored: {', '.join(ignore)})" if ignore else "")
               + f"; {len(points)} points in at least two runs. Ratios are run / {runs[0].label}.", ""]
     for metric in METRICS:
-        lines += table(metric, runs, points, labels)
+        lines += table(metric, runs, points, labels, cv_limit)
+    lines += memory.compare_lines([(p.keys, p.rows) for p in points], [r.label for r in runs])
     lines += bandwidth_lines(runs)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -119,7 +139,8 @@ def bandwidths(items: list[str], paths: list[Path]) -> list[float | None]:
     return out
 
 
-def write(paths: list[Path], out: Path, ignore: tuple[str, ...] = (), mem_bw: Sequence[str] = ()) -> str:
+def write(paths: list[Path], out: Path, ignore: tuple[str, ...] = (), mem_bw: Sequence[str] = (),
+          cv_limit: float = CV_LIMIT) -> str:
     """compare.md and figures/ (PNG, SVG) in `out`; returns the markdown."""
     import matplotlib.pyplot as plt
 
@@ -134,7 +155,7 @@ def write(paths: list[Path], out: Path, ignore: tuple[str, ...] = (), mem_bw: Se
     points = join(runs, ignore)
     if not points:
         raise CompareError(no_match_reason(runs, ignore))
-    text = markdown(runs, points, ignore)
+    text = markdown(runs, points, ignore, cv_limit)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     shown = []
     for name, fig in figures(runs, points):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from harness.report.facets import also_varying
 from harness.report.style import category_ticks, finish, numeric, panels
 
 # Configuration columns that tell series apart when they vary (first ones name the bars).
@@ -56,6 +57,7 @@ def chat(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[t
     if ok.empty:
         return
     group: list[str] = [c for c in ("backend", "mode", "reasoning_effort", "quant") if c in varying(ok)]
+    group += also_varying(ok, group)  # never a mean over prompts of different configurations
     if "mode" in group:
         yield _bars(ok, group, ["ttft_ms", "e2e_ms", "prompt_tokens"], "raw_vs_harmony",
                     "Raw vs Harmony (mean over prompts, ± stddev over prompts)")
@@ -106,6 +108,7 @@ def load(rows: pd.DataFrame, requests: pd.DataFrame | None = None) -> Iterator[t
 
 def _vs_concurrency(ok: pd.DataFrame) -> tuple[str, Figure]:
     series = [c for c in varying(ok) if c != "concurrency"]
+    series += also_varying(ok, [*series, "concurrency"])
     groups = list(ok.groupby(series, sort=False)) if series else [((), ok)]
     fig, axes = panels(len(LOAD_METRICS), width=4.4)
     xs = sorted(ok.concurrency.unique())

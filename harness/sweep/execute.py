@@ -2,7 +2,8 @@
 
 `execute` yields what the point produced, in order: ("info", the backend's columns) once the
 backend started, ("case", name) as each case starts, ("row", row) as each case ends, then the
-aggregate rows. A point-level error (the backend would not start) is raised; a case's own error
+aggregate rows. Each case's row carries how busy the machine was while it ran (records/busy.py).
+A point-level error (the backend would not start) is raised; a case's own error
 becomes that case's row and the loop goes on.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from harness import backends, workloads
 from harness.backends.base import Backend, Unsupported
 from harness.config.schema import REPLAY_BACKENDS
 from harness.errors import error_line
+from harness.records import busy
 
 Event = tuple[str, Any]
 
@@ -40,12 +42,14 @@ def execute(cfg: Any, path: Path | None,
         for case in workload.cases():
             yield "case", case.name
             row = {**case.columns(), "test_time": now()}
+            before = busy.read()  # here, in the process that runs the case (the worker, in-process)
             try:
                 row.update(workload.run(case))
             except Unsupported as exc:
                 row.update(status="unsupported", error=error_line(exc))
             except Exception as exc:  # a failed case becomes a row, the sweep goes on
                 row.update(status="failed", error=error_line(exc))
+            row.update(busy.columns(before, busy.read()))
             rows.append(row)
             yield "row", row
         if hasattr(workload, "aggregate"):  # rows over the cases (agent: per task and per suite)

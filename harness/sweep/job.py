@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,16 +13,18 @@ from omegaconf import DictConfig, OmegaConf
 from harness import workloads
 from harness.backends.base import Unsupported
 from harness.backends.repack import resolve_repack
+from harness.backends.server import current_server
+from harness.config import values as cv
 from harness.config.schema import REPLAY_BACKENDS, BenchConfig
-from harness.config.validate import validate
-from harness.config.values import AUTO, parse_repack
+from harness.config.validate import LOADING_BACKENDS, OFFLOAD_KEYS, validate
+from harness.config.values import AUTO, cache_prompt, parse_repack
 from harness.errors import error_line
 from harness.models import cache
+from harness.records import busy, writer
 from harness.records import env as envrec
-from harness.records import writer
 from harness.records.merge import POINT
 from harness.records.schema import FAILED
-from harness.sweep import isolate, progress, resume
+from harness.sweep import fit, isolate, progress, resume
 from harness.sweep.execute import Event, execute
 from harness.sweep.rss import PeakRss
 
@@ -32,7 +35,18 @@ def _config_columns(cfg: DictConfig) -> dict[str, Any]:
             "quant": cfg.model.quant, "n_ctx": b.n_ctx, "n_batch": b.n_batch, "n_ubatch": b.n_ubatch,
             "type_k": b.type_k, "type_v": b.type_v, "n_gpu_layers": b.n_gpu_layers,
             "flash_attn": b.flash_attn, "repack": b.repack, "repetitions": w.repetitions,
-            "reasoning_effort": cfg.harmony.reasoning_effort if cfg.mode == "harmony" else ""}
+            "reasoning_effort": cfg.harmony.reasoning_effort if cfg.mode == "harmony" else "",
+            "cache_prompt": cache_prompt(cfg), **_offload_columns(b)}
+
+
+def _offload_columns(b: DictConfig) -> dict[str, Any]:
+    """The offload and device axes as llama-bench prints them; blank where no model is loaded here."""
+    if b.type not in LOADING_BACKENDS:
+        return dict.fromkeys(OFFLOAD_KEYS, "")
+    return {"n_cpu_moe": b.n_cpu_moe, "no_kv_offload": b.no_kv_offload, "split_mode": b.split_mode,
+            "main_gpu": b.main_gpu,
+            "tensor_buft_overrides": cv.overrides_text(cv.parse_overrides(b.tensor_buft_overrides)),
+            "tensor_split": cv.tensor_split_text(cv.parse_tensor_split(b.tensor_split))}
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -41,6 +55,8 @@ def _summary(r: dict[str, Any]) -> str:
                 f"valid calls {r['valid_call_rate']:.2f}")
     if r["status"] != "ok":
         return f"{r['test']} {r['status'].upper()}: {r.get('error', '')}"
+    if "kld_mean" in r:
+        return f"{r['test']} mean KLD {r['kld_mean']:.6f}, top-1 {r['top1_agree']:.3f}, ppl ratio {r['ppl_ratio']:.4f}"
     spread = f"±{r['stddev_ts']:.2f}" if isinstance(r.get("stddev_ts"), float) else ""
     return f"{r['test']} {r.get('avg_ts', float('nan')):.2f}{spread} t/s"
 
@@ -61,6 +77,12 @@ def _resolve_repack(cfg: DictConfig) -> DictConfig:
     OmegaConf.set_readonly(cfg, False)
     cfg.backend.repack = resolve_repack(cfg.backend.repack) if cfg.backend.type in REPACK_BACKENDS else ""
     return cfg
+
+
+def _held_pids(worker: isolate.Worker | None) -> list[int]:
+    """Processes holding a model this point reuses or replaces: the in-process worker, a kept llama-server."""
+    srv = current_server()
+    return [p for p in (worker.pid if worker else None, srv.pid if srv else None) if p]
 
 
 def _events(cfg: DictConfig, path: Path | None, out: Path, point: int,
@@ -88,6 +110,8 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
             path = None if cfg.backend.type in REPLAY_BACKENDS else cache.prepare(cfg.model)
             base["model_filename"] = path.name if path is not None else ""
             base["model_path"] = str(path or "")
+            if path is not None and cfg.backend.type in LOADING_BACKENDS and cfg.backend.get("fit_check", True):
+                fit.check(cfg.backend, path, envrec.environment()["accel"], _held_pids(worker))
             for kind, payload in _events(cfg, path, out, point, worker):
                 if kind == "info":
                     base.update(payload)
@@ -109,4 +133,7 @@ def run_point(cfg: DictConfig, out: Path, run_id: str, point: int, label: str) -
     failed = sum(r["status"] in FAILED for r in results)
     shown = [r for r in results if r.get("level") in (None, "suite") or r["status"] != "ok"]
     progress.point_done(label, ", ".join(_summary(r) for r in shown), failed > 0)
+    warning = busy.busy_line(f"point {point} ({label})", results)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     return failed

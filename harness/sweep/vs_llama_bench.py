@@ -32,7 +32,7 @@ from harness.backends.params import physical_cores
 from harness.backends.repack import resolve_repack
 from harness.config.plan import plan
 from harness.config.schema import LOAD_MODES
-from harness.metrics.stats import describe, paired_ratio, rates
+from harness.metrics.stats import describe, paired_by_round, rates
 from harness.models import cache
 from harness.report.compare_join import Cell, ratio
 from harness.sweep import isolate
@@ -145,9 +145,8 @@ def compare_line(ref: list[list[float]], ours: list[list[float]]) -> str:
         return Cell(d.mean, d.stddev, d.n, tuple(xs))
     r, o = cell(ref), cell(ours)
     mid, lo, hi = ratio(r, o)
-    ref_means, our_means = [describe(x).mean for x in ref], [describe(x).mean for x in ours]
-    pmid, plo, phi = paired_ratio(ref_means, our_means)  # the arms of a round ran seconds apart
-    best = max(our_means) / max(ref_means)
+    pmid, plo, phi = paired_by_round(ref, ours)  # the arms of a round ran seconds apart
+    best = max(describe(x).mean for x in ours) / max(describe(x).mean for x in ref)
     return (f"{r.value:.2f} ± {r.sd:.2f} | {o.value:.2f} ± {o.sd:.2f} | {mid:.3f} [{lo:.3f}, {hi:.3f}] | "
             f"{pmid:.3f} [{plo:.3f}, {phi:.3f}] | {best:.3f} |")
 

@@ -26,6 +26,9 @@ def create(cfg: BenchConfig, backend: Any) -> Workload[Any]:
     if cfg.workload.name == "agent":
         from harness.workloads.agent import AgentWorkload
         return AgentWorkload(cfg, backend)
+    if cfg.workload.name == "kld":
+        from harness.workloads.kld import KldWorkload
+        return KldWorkload(cfg, backend)
     raise ValueError(f"workload.name={cfg.workload.name!r} has no implementation")
 
 

@@ -128,6 +128,8 @@ class AgentWorkload:
         counts = am.count_calls(calls)
         turns = result.turns
         dev = result.deviations
+        latency = {k: v for k, v in am.episode_latency(turns).items()
+                   if v == v or k not in am.CACHE_COLUMNS}  # the cache columns: only where a server says
         row: dict[str, Any]
         row = {"status": "ok", "success": int(not infra and not failed), "infra_errors": int(infra),
                "verdict": ((result.error or "") if infra else "; ".join(failed) or "pass")[:300],
@@ -138,13 +140,13 @@ class AgentWorkload:
                "prompt_tokens": sum(t.prompt_tokens for t in turns),
                "n_gen": sum(t.completion_tokens for t in turns),
                "model_ms": sum(t.model_ms for t in turns), "tool_ms": sum(t.tool_ms for t in turns),
-               "ttft_ms": mean([t.ttft_ms for t in turns]), "e2e_ms": e2e_ms,
+               **latency, "e2e_ms": e2e_ms,
                **{f"dev_{k}": dev.get(k, 0) for k in DEVIATIONS},
                **({"python_containment": self.python_level} if "python" in task.tools else {})}
         row["_samples"] = {"task_id": task.id, "trial": case.trial, "final": outcome.final,
                            "verdicts": [{"passed": v.passed, "reason": v.reason} for v in verdicts],
-                           "turns": [{"prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens,
-                                      "ttft_ms": t.ttft_ms, "model_ms": t.model_ms, "tool_ms": t.tool_ms,
+                           "turns": [{**am.turn_latency(t), "completion_tokens": t.completion_tokens,
+                                      "model_ms": t.model_ms, "tool_ms": t.tool_ms,
                                       "stop": t.stop, "deviations": dict(t.deviations),
                                       "calls": [{"recipient": c.message.recipient, "error": c.result.error,
                                                  "tool_ms": c.tool_ms} for c in t.calls]} for t in turns]}
@@ -182,6 +184,9 @@ class AgentWorkload:
             "tool_calls": n_calls, "invalid_calls": invalid,
             "valid_call_rate": (n_calls - invalid) / n_calls if n_calls else math.nan,
             **{f"dev_{d}": sum(r.get(f"dev_{d}", 0) for r in ok) for d in DEVIATIONS}}
-        for col in ("turns", "prompt_tokens", "n_gen", "model_ms", "tool_ms", "ttft_ms", "e2e_ms"):
+        for col in ("turns", "prompt_tokens", "n_gen", "model_ms", "tool_ms", "ttft_ms", "ttft_final_ms", "e2e_ms"):
             row[col] = mean([float(r[col]) for r in ok if col in r])
+        for col in am.CACHE_COLUMNS:
+            if any(col in r for r in ok):
+                row[col] = mean([float(r[col]) for r in ok if col in r])
         return row

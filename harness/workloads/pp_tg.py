@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.backends.base import DecodeBackend, Unsupported, decode_batched
+from harness.backends.sse import cached_tokens
 from harness.metrics.latency import server_rates
 from harness.metrics.stats import bench_columns, rates
 from harness.models.vocab import N_RANKS
@@ -92,24 +93,71 @@ class PpTg:
         return samples
 
 
+class DepthNotCached(RuntimeError):
+    """The server did not keep a test's depth in its prompt cache, or it cannot hold it (one line)."""
+
+
 class ServedPpTg:
     """pp/tg through a server's /completion: the client's rates beside the server's own timings.
 
     pp<N>: N random ids, one generated token; the client's time is request start to first token.
     tg<N>: one random id, N tokens with EOS ignored; the client's time is first to last token,
-    over N-1 tokens. pp+tg: request start to last token. Depth cannot be set over HTTP.
+    over N-1 tokens. pp+tg: request start to last token.
+    d<D>, as llama-benchy measures it: D random ids sent first with cache_prompt on (untimed, one
+    generated token), then the timed request sends those D ids followed by the test's own, cache_prompt
+    on, so the server processes only the new tokens on top of the cached depth. The server's
+    timings.cache_n must equal D, else the case fails in one line (a server whose cache is off, a slot
+    too small, another slot).
     """
 
-    def __init__(self, backend: HttpBackend, seed: int) -> None:
+    def __init__(self, backend: HttpBackend, seed: int, cache_prompt: bool | None = None) -> None:
         self.b = backend
         self.rng = np.random.default_rng(seed)
+        self.cache_prompt = cache_prompt
+
+    def _ids(self, n: int) -> list[int]:
+        return [int(t) for t in self.rng.integers(0, N_RANKS, size=n, dtype=np.int32)]
+
+    def _check_depth(self, case: Case) -> None:
+        """Refuse, in one line, what cannot keep the depth cached: set before the first request."""
+        d = case.n_depth
+        if self.cache_prompt is False:
+            raise Unsupported(f"n_depth={d} over a server needs its prompt cache: backend.cache_prompt=false "
+                              "would prefill the depth in the timed request; unset it or set it true")
+        if self.b.cfg.endpoint != "completion":
+            raise Unsupported(f"n_depth={d} over a server needs backend.endpoint=completion (token ids, so the "
+                              f"depth is an exact prefix the server can reuse), not {self.b.cfg.endpoint}")
+        need, n_ctx = d + max(case.n_prompt, 1) + max(case.n_gen, 1), self.b.info().get("server_n_ctx")
+        if isinstance(n_ctx, int) and need > n_ctx:
+            raise DepthNotCached(f"n_depth+n_prompt+n_gen={need} does not fit the server's slot context "
+                                 f"(server_n_ctx={n_ctx}); raise backend.n_ctx so that each of its "
+                                 f"backend.n_parallel slots holds {need}")
+
+    def _depth(self, case: Case) -> tuple[list[int], set[int]]:
+        """Send the depth (untimed): its ids and the token the server generated after them."""
+        depth = self._ids(case.n_depth)
+        if not depth:
+            return [], set()
+        return depth, {ev.token for ev in self.b.generate(depth, 1, (), ignore_eos=True, cache_prompt=True)
+                       if ev.token is not None}
 
     def _once(self, case: Case) -> tuple[int, dict[str, Any]]:
         if case.n_depth:
-            raise Unsupported(f"n_depth={case.n_depth}: a server's KV cache cannot be prefilled untimed")
-        prompt = self.rng.integers(0, N_RANKS, size=max(case.n_prompt, 1), dtype=np.int32).tolist()
+            self._check_depth(case)
+        depth, generated = self._depth(case)
+        own = self._ids(max(case.n_prompt, 1))
+        while own[0] in generated:  # the cached prefix must end where the depth does
+            own[0] = self._ids(1)[0]
         t0 = time.perf_counter_ns()
-        times = [ev.t_ns for ev in self.b.generate(prompt, max(case.n_gen, 1), (), ignore_eos=True)]
+        times = [ev.t_ns for ev in self.b.generate(depth + own, max(case.n_gen, 1), (), ignore_eos=True,
+                                                   cache_prompt=True if depth else None)]
+        if depth:
+            cached = cached_tokens(self.b.last_timings, self.b.last_usage)
+            if cached != len(depth):
+                raise DepthNotCached(
+                    f"n_depth={len(depth)}: the server reports cache_n={cached}, not the {len(depth)} depth tokens "
+                    "sent before (its prompt cache off, a slot too small, another slot?): the timed request "
+                    "would prefill the depth too")
         if case.n_prompt and case.n_gen:
             ns = times[-1] - t0
         elif case.n_prompt:
@@ -142,7 +190,7 @@ class PpTgWorkload:
         elif isinstance(backend, DecodeBackend):
             self.runner = PpTg(backend, cfg.backend.n_batch, self.w.seed)
         else:  # served
-            self.runner = ServedPpTg(backend, self.w.seed)
+            self.runner = ServedPpTg(backend, self.w.seed, cfg.backend.cache_prompt)
 
     def cases(self) -> list[Case]:
         return plan(self.w)

@@ -230,3 +230,26 @@ def test_server_stops_by_itself_on_harmony_stops(make, stop, eog):
                                                    "logit_bias": [[stop, 100.0]], "samplers": ["top_k"], "top_k": 1})
     assert r.json()["tokens"] == ([stop] if eog else [stop] * 3)
     assert r.json()["stop_type"] == ("eos" if eog else "limit")
+
+
+def test_cache_prompt_per_request_or_from_the_config_reuses_the_prompt(make):
+    b = make()
+    prompt = b.tokenize(HARMONY)
+    list(b.generate(prompt, 4, STOP, cache_prompt=True))
+    list(b.generate(prompt, 4, STOP, cache_prompt=True))  # the same prompt: reused up to a checkpoint (SWA)
+    cached = sse.cached_tokens(b.last_timings, b.last_usage)
+    assert cached == b.last_timings["cache_n"] and 0 < cached < len(prompt)
+    assert b.last_timings["prompt_n"] == len(prompt) - cached
+    list(b.generate(prompt, 4, STOP))  # backend.cache_prompt unset: off
+    assert sse.cached_tokens(b.last_timings, b.last_usage) == 0
+    on = make("completion", "backend.cache_prompt=true")
+    list(on.generate(prompt, 4, STOP))
+    list(on.generate(prompt, 4, STOP))
+    assert on.last_timings["cache_n"] == cached
+
+
+def test_cached_tokens_from_llama_server_timings_or_openai_usage():
+    assert sse.cached_tokens({"cache_n": 7}, {}) == 7
+    assert sse.cached_tokens({}, {"prompt_tokens_details": {"cached_tokens": 5}}) == 5  # chat, completions
+    assert sse.cached_tokens({}, {"input_tokens_details": {"cached_tokens": 3}}) == 3  # responses
+    assert sse.cached_tokens({}, {"prompt_tokens": 9}) is None  # the server does not say

@@ -101,3 +101,46 @@ def test_a_baseline_point_missing_now_fails_unless_allowed(tmp_path):
     assert strict.returncode == 1 and "gate: FAIL" in strict.stdout and "| missing |" in strict.stdout
     allowed = harness(*args, "--allow-missing")
     assert allowed.returncode == 0 and "gate: pass" in allowed.stdout and "1 missing" in allowed.stdout
+
+
+NOISY = [100.0, 112.0, 88.0, 106.0, 94.0]  # mean 100, CV 9.5%: an unstable baseline
+
+
+def test_an_unstable_baseline_gives_no_regression_without_significance():
+    from harness.gate.checks import failed, summary
+    overlap = [70.0, 105.0, 80.0, 100.0, 75.0]   # 14% lower on average, not significant against NOISY
+    far = [50.0, 51.0, 49.0, 50.5, 49.5]          # 50% lower, every repetition below the baseline's
+    checks = compare(run({"tg": NOISY, "pp": NOISY, "same": NOISY, "steady": BASE}),
+                     run({"tg": overlap, "pp": far, "same": [101.0, 99.0, 100.0, 102.0, 98.0], "steady": overlap}))
+    v = {c.point.split("test=")[1]: c for c in checks}
+    assert v["tg"].verdict == "unstable" and v["tg"].p_value >= 0.05 and v["tg"].baseline_cv > 0.05
+    assert v["pp"].verdict == "regression" and v["pp"].p_value < 0.05  # unstable baseline, significant change
+    assert v["same"].verdict == "unchanged"                            # within the threshold
+    assert v["steady"].verdict == "unchanged" and v["steady"].baseline_cv < 0.05  # a stable baseline: as before
+    assert failed(checks)  # pp
+    text = summary(checks, 0.05, 0.05)
+    assert "1 unstable" in text and "baseline is unstable (CV above 5%)" in text and "| unstable | " in text
+    note = next(line for line in text.splitlines() if line.startswith("Not called a regression"))
+    assert note.endswith("model_name=m quant=Q8_0 test=tg")
+    # the limit decides: above the baseline's CV, the same drop is plainly unchanged
+    assert verdicts({"tg": NOISY}, {"tg": overlap}, cv_limit=0.1) == {"tg": "unchanged"}
+
+
+def test_an_unstable_point_alone_passes_and_counts_as_compared():
+    from harness.gate.checks import check_matched, failed
+    checks = compare(run({"tg": NOISY}), run({"tg": [70.0, 105.0, 80.0, 100.0, 75.0]}))
+    assert [c.verdict for c in checks] == ["unstable"] and not failed(checks)
+    check_matched(checks, run({"tg": NOISY}), run({"tg": NOISY}))  # compared: no NothingMatched
+
+
+def test_without_samples_the_baseline_cv_comes_from_its_columns():
+    base = run({"tg": NOISY}).assign(cv_ts="0.2", _samples=[{}])
+    cur = run({"tg": [80.0, 81.0, 79.0, 80.5, 79.5]})
+    [c] = compare(base, cur)
+    assert c.verdict == "unstable" and c.baseline_cv == 0.2 and c.p_value is None
+
+
+def test_a_bad_cv_limit_is_one_line(tmp_path):
+    r = harness("gate", "--baseline", str(tmp_path), "--current", str(tmp_path), "--cv-limit", "-1")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "--cv-limit" in lines[0] and "-1" in lines[0], r.stderr

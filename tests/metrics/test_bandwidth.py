@@ -43,3 +43,10 @@ def test_which_bandwidth_a_run_gets():
     assert bandwidth.device_gbs("cpu", "", "a CPU this machine does not have") == (None, "")
     gbs, source = bandwidth.device_gbs("cpu", cpu_model(), cpu_model())
     assert gbs > 0 and "copy benchmark" in source
+
+
+def test_a_software_gpu_on_this_cpu_gets_the_host_bandwidth_and_elsewhere_none():
+    host, _ = bandwidth.device_gbs("cpu", cpu_model(), cpu_model())
+    gbs, source = bandwidth.device_gbs("vulkan", "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)", cpu_model())
+    assert gbs == host and "software device" in source
+    assert bandwidth.device_gbs("vulkan", "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)", "another CPU") == (None, "")

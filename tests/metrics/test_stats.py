@@ -44,3 +44,11 @@ def test_paired_ratio_is_the_geometric_mean_of_the_pairs_with_an_interval_around
     assert mid == pytest.approx((0.97 * 0.99 * 0.96 * 0.98 * 0.97) ** 0.2)
     assert 0.96 <= lo < mid < hi <= 0.99
     assert paired_ratio([100.0], [95.0]) == pytest.approx((0.95, 0.95, 0.95))  # one pair: no interval to draw
+
+
+def test_cv_is_the_sample_stddev_over_the_mean_and_every_bench_row_carries_it():
+    from harness.metrics.stats import cv
+    assert cv([90.0, 100.0, 110.0]) == pytest.approx(10.0 / 100.0)  # sample stddev 10, mean 100
+    assert math.isnan(cv([100.0])) and math.isnan(cv([]))             # one repetition has no spread
+    cols = bench_columns([1_000_000_000, 500_000_000], 100)          # 100 and 200 t/s
+    assert cols["cv_ts"] == pytest.approx(cols["stddev_ts"] / cols["avg_ts"])

@@ -134,3 +134,20 @@ def test_runs_that_share_no_point_say_which_columns_differ(two_runs, tmp_path):
     assert bad.returncode == 2 and "n_threads (2 | 1)" in bad.stderr and "--ignore" in bad.stderr
     ok = harness("compare", str(two_runs / "a"), str(other), "--ignore", "n_threads", "--out", str(tmp_path / "o"))
     assert ok.returncode == 0 and "| Q8_0 tg8 |" not in ok.stdout and "| tg8 |" in ok.stdout
+
+
+def test_an_unstable_throughput_cell_is_flagged():
+    from harness.report.compare import table
+    ours = run("ours", [{"test": "tg128", "avg_ts": "100", "stddev_ts": "20", "cv_ts": "0.2"},
+                        {"test": "pp512", "avg_ts": "900", "stddev_ts": "9", "cv_ts": "0.01"}])
+    theirs = run("theirs", [{"test": "tg128", "avg_ts": "110", "stddev_ts": "1", "cv_ts": "0.009"},
+                            {"test": "pp512", "avg_ts": "950", "stddev_ts": "9", "cv_ts": "0.0095"}])
+    label_runs([ours, theirs])
+    points = join([ours, theirs])
+    labels = [str(p.keys["test"]) for p in points]
+    lines = table(BY_NAME["avg_ts"], [ours, theirs], points, labels)
+    rows = {ln.split(" | ")[0].strip("| "): ln for ln in lines if ln.startswith("| tg128") or ln.startswith("| pp512")}
+    assert "| 100.0 ± 20.0 ! |" in rows["tg128"] and "| 110.0 ± 1 |" in rows["tg128"] and "!" not in rows["pp512"]
+    assert any(ln.startswith("`!`: unstable, the repetitions' CV is above 5% (1 cell(s))") for ln in lines)
+    relaxed = table(BY_NAME["avg_ts"], [ours, theirs], points, labels, cv_limit=0.25)
+    assert not any("!" in ln for ln in relaxed)

@@ -82,3 +82,63 @@ def test_a_few_short_labels_stay_level_and_apart():
     boxes = [t.get_window_extent() for t in ticks]
     assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     plt.close(fig)
+
+
+def bench_rows(configs: list[dict[str, str]]) -> pd.DataFrame:
+    """pp_tg rows, pp32 and tg4 for each configuration; avg_ts tells the configurations apart."""
+    rows = []
+    for i, c in enumerate(configs):
+        for test, scale in (("pp32", 10), ("tg4", 1)):
+            rows.append({**MACHINE, "workload": "pp_tg", "status": "ok", "backend": "inprocess", "mode": "raw",
+                         "quant": "Q8_0", "n_ubatch": "8", "test": test, "avg_ts": str(scale * (100 + i)),
+                         "stddev_ts": "1", **c})
+    return pd.DataFrame(rows, dtype=str).reindex(columns=NAMES, fill_value="")
+
+
+def test_one_quant_draws_no_quant_figure_and_n_batch_is_never_averaged_over_n_ctx():
+    from harness.report import plots
+    configs = [{"n_batch": b, "n_ctx": c} for b in ("16", "32") for c in ("256", "512")]
+    df = bench_rows(configs)
+    figs = dict(plots.throughput(df))
+    assert sorted(figs) == ["throughput_vs_n_batch", "throughput_vs_n_ctx"]  # one quant: no quant figure
+    fig = figs["throughput_vs_n_batch"]
+    for ax, (test, scale) in zip(fig.axes, (("pp32", 10), ("tg4", 1))):
+        assert ax.get_ylabel().startswith(test)
+        drawn = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+        # one line per n_ctx, each point one configuration's own avg_ts (configs[i] has 100 + i)
+        assert drawn == {"n_ctx=256": [scale * 100, scale * 102], "n_ctx=512": [scale * 101, scale * 103]}
+        assert ax.get_legend().get_title().get_text() == "n_ctx"
+    for f in figs.values():
+        plt.close(f)
+
+
+def test_too_many_combinations_are_held_fixed_and_the_title_says_which():
+    from harness.report import facets, plots
+    configs = [{"n_batch": b, "n_ctx": c, "n_threads": t} for b in ("16", "32") for c in ("256", "512", "1024", "2048")
+               for t in ("1", "2")]
+    configs.append({"n_batch": "16", "n_ctx": "256", "n_threads": "2"})  # makes n_threads=2 the most common value
+    df = bench_rows(configs)
+    f = facets.facet(plots.bench_rows(df), "n_batch")
+    assert f is not None and f.split == ["n_ctx"] and f.fixed == {"n_threads": "2"}
+    for panel in f.panels:
+        assert len(panel.series) == 4
+        # every point is one configuration; the repeated one is a mean over rows of that configuration only
+        assert {n for s in panel.series for n in s.points.n} == {1, 2}
+    figs = dict(plots.throughput(df))
+    assert "fixed n_threads=2" in figs["throughput_vs_n_batch"]._suptitle.get_text()
+    for fig in figs.values():
+        plt.close(fig)
+
+
+def test_a_category_figure_draws_a_bar_per_other_configuration():
+    from harness.report import plots
+    df = bench_rows([{"quant": q, "n_batch": b} for q in ("F16", "Q8_0") for b in ("16", "32")])
+    figs = dict(plots.by_category(df))
+    ax = figs["throughput_by_quant"].axes[1]  # tg4
+    from matplotlib.container import BarContainer
+    bars = {c.get_label(): [round(p.get_height()) for p in c.patches] for c in ax.containers
+            if isinstance(c, BarContainer)}
+    assert bars == {"n_batch=16": [100, 102], "n_batch=32": [101, 103]}  # F16, Q8_0 at each n_batch
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["F16", "Q8_0"]
+    for fig in figs.values():
+        plt.close(fig)

@@ -90,3 +90,50 @@ def test_load_sweep_reports_throughput_and_latency_against_concurrency(tmp_path)
     assert [(t[0], t[1]) for t in table] == [("| 1", "6"), ("| 2", "6")]  # clients, requests done
     _, reqs = _frames(tmp_path)
     assert sorted(reqs.groupby("concurrency").size().items()) == [("1", 6), ("2", 6)]
+
+
+def _noisy_run(path):
+    """A run folder with a steady pp row and an unstable tg row that ran on a busy machine."""
+    import json
+
+    from harness.records.schema import NAMES
+    base = {"run_id": "r", "workload": "pp_tg", "status": "ok", "backend": "inprocess", "mode": "raw",
+            "model_name": "synthetic-tiny", "quant": "Q8_0", "n_batch": "32", "repetitions": "6", "point": "0",
+            "host": "h", "avg_ns": "2e8", "load_avg": "3.1", "cpu_mhz_start": "2100", "cpu_mhz_end": "2100"}
+    rows = [{**base, "test": "pp64", "avg_ts": "15000", "stddev_ts": "150", "cv_ts": "0.01", "other_cpu_pct": "2"},
+            {**base, "test": "tg32", "avg_ts": "327.26", "stddev_ts": "284.10", "cv_ts": "0.868",
+             "other_cpu_pct": "64"}]
+    path.mkdir()
+    pd.DataFrame(rows, dtype=str).reindex(columns=NAMES, fill_value="").to_csv(path / "results.csv", index=False)
+    samples = {"run_id": "r", "host": "h", "point": "0", "test": "tg32",
+               "samples_ts": [600.0, 610.0, 40.0, 620.0, 45.0, 48.6]}
+    (path / "samples.jsonl").write_text(json.dumps(samples) + "\n")
+    return path
+
+
+def test_unstable_rows_are_flagged_in_the_table_and_listed_with_causes_in_the_report(tmp_path):
+    from harness.report.report import write_report
+    from harness.report.table import markdown_file
+    run = _noisy_run(tmp_path / "run")
+    table = markdown_file(run / "results.csv")
+    assert "| 327.26 ± 284.10 (CV 87% !) |" in table and "15000.00 ± 150.00 |" in table
+    assert "1 row(s) flagged `(CV n% !)`" in table and "above 5%" in table
+    text = write_report(run).read_text()
+    warnings = text.split("### Warnings")[1].split("## Results")[0]
+    assert "**Unstable results**: 1 of 2 rows vary more than a CV of 5%" in warnings
+    unstable = next(ln for ln in warnings.splitlines() if ln.startswith("| 0 | tg32 |"))
+    assert "busy machine: other processes took 64% of the CPUs" in unstable
+    assert "| 327.26 | 94.7% |" in unstable  # the CV of the samples kept (samples.jsonl)
+    assert "pp64 |" not in warnings.split("**Busy machine**")[0]
+    assert "**Busy machine**" in warnings and "| 0 | tg32 | 64 | 3.10 | 2100 -> 2100 |" in warnings
+    assert "(CV 87% !)" in text.split("## Results")[1]  # the results table flags it too
+    relaxed = write_report(run, cv_limit=1.5).read_text()
+    assert "Unstable results" not in relaxed and "Busy machine" in relaxed
+
+
+def test_report_takes_a_cv_limit_and_refuses_a_bad_one_in_one_line(tmp_path):
+    run = _noisy_run(tmp_path / "run")
+    ok = harness("report", str(run), "--cv-limit", "1.5")
+    assert ok.returncode == 0 and "Unstable results" not in (run / "report.md").read_text()
+    bad = harness("report", str(run), "--cv-limit", "lots")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--cv-limit" in bad.stderr

@@ -40,11 +40,13 @@ def test_pp_tg_in_process_and_served_side_by_side(tmp_path):
     assert no_server_left()
 
 
-def test_depth_over_http_is_unsupported_not_a_crash(tmp_path):
-    r = harness("bench", *TINY, "backend=http", "workload.n_prompt=16", "workload.n_gen=0",
-                "workload.n_depth=16", "workload.repetitions=1", f"hydra.run.dir={tmp_path}")
+def test_depth_over_http_without_the_prompt_cache_is_unsupported_in_one_line(tmp_path):
+    r = harness("bench", *TINY, "backend=http", "backend.cache_prompt=false", "workload.n_prompt=16",
+                "workload.n_gen=0", "workload.n_depth=16", "workload.repetitions=1", f"hydra.run.dir={tmp_path}")
     df = read(tmp_path / "results.csv")
-    assert r.returncode == 0 and (df.status == "unsupported").all() and df.error.str.contains("n_depth").all()
+    assert r.returncode == 0 and (df.status == "unsupported").all()
+    assert df.error.str.contains("n_depth=16 over a server needs its prompt cache").all()
+    assert (df.cache_prompt == "False").all()
 
 
 def test_load_reports_throughput_and_percentiles_with_np_following_concurrency(tmp_path):
