@@ -55,7 +55,7 @@ LLAMA_TOOLS := llama-server llama-bench llama-quantize llama-perplexity
 LLAMA_BUILT := $(LLAMA_CPP_DIR)/build/.built-$(subst $(eval) ,+,$(LLAMA_TOOLS))
 LLAMA_BENCH := $(VENV)/bin/llama-bench
 
-.PHONY: install bench lint test test-slow test-vulkan models vs-llama-bench bench-micro gate gate-baseline clean-venv
+.PHONY: install bench lint test test-slow test-vulkan gate-vulkan gate-vulkan-baseline models vs-llama-bench bench-micro gate gate-baseline clean-venv
 
 install: $(STAMP)
 
@@ -143,10 +143,11 @@ bench-micro: install
 # machine class (results/baselines/<class>/, `python -m harness.gate.machine` names the class).
 # Threshold and alpha come from A/A runs measured here (docs/BENCHMARKS.md, "Regression gate").
 GATE_RUN  ?= results/gate-current
+GATE_SWEEP ?= gate
 GATE_ARGS ?= --metric best_ts --threshold 0.15 --threshold-for tg=0.35 --alpha 0.01
 gate: install
 	rm -rf $(GATE_RUN)
-	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)
+	$(VENV)/bin/harness bench -m +sweep=$(GATE_SWEEP) hydra.sweep.dir=$(GATE_RUN)
 	@base=results/baselines/$$($(PY) -m harness.gate.machine); \
 	if [ -f $$base/results.csv ]; then $(VENV)/bin/harness gate --baseline $$base --current $(GATE_RUN) $(GATE_ARGS); \
 	else echo "gate: no baseline for this machine class ($$base); \`make gate-baseline\` writes one"; fi
@@ -154,8 +155,20 @@ gate: install
 # Bench the gate's sweep and keep what the gate reads (rows, samples, environment) as the baseline.
 gate-baseline: install
 	rm -rf $(GATE_RUN)
-	$(VENV)/bin/harness bench -m +sweep=gate hydra.sweep.dir=$(GATE_RUN)
+	$(VENV)/bin/harness bench -m +sweep=$(GATE_SWEEP) hydra.sweep.dir=$(GATE_RUN)
 	$(PY) -m harness.gate.baseline $(GATE_RUN)
+
+# The same gate for the Vulkan build (its own venv, sweep harness/conf/sweep/gate-vulkan.yaml, its
+# own machine class and baseline). Thresholds from A/A runs on the software device (docs/BENCHMARKS.md,
+# "Accelerators"): it is slow and noisy, so only gross slowdowns fail.
+GATE_ARGS_VULKAN ?= --metric best_ts --threshold 0.35 --alpha 0.01
+VULKAN_GATE = GGML_VK_VISIBLE_DEVICES=$${GGML_VK_VISIBLE_DEVICES-0} $(MAKE) ACCEL=vulkan VENV=$(VULKAN_VENV) \
+	GATE_SWEEP=gate-vulkan GATE_RUN=results/gate-vulkan-current GATE_ARGS="$(GATE_ARGS_VULKAN)"
+gate-vulkan:
+	bash scripts/vulkan-packages.sh
+	$(VULKAN_GATE) gate
+gate-vulkan-baseline:
+	$(VULKAN_GATE) gate-baseline
 
 vs-llama-bench: install
 	$(PY) -m harness.sweep.vs_llama_bench --llama-bench $(LLAMA_BENCH) --rounds 10 --repetitions 3 --in-process --out docs/vs-llama-bench.md

@@ -109,9 +109,8 @@ def sweep_2x2(tmp_path_factory):
 @pytest.fixture(scope="session")
 def vulkan_device():
     """The first Vulkan device of the loaded llama.cpp; tests that need one skip, saying why, without it."""
-    from harness.backends.devices import devices
-    from harness.backends.inprocess import system_info
-    if "vulkan" not in system_info().lower():
+    from harness.backends.devices import backend_names, devices
+    if "Vulkan" not in backend_names():
         pytest.skip("not a Vulkan build of llama.cpp: `make test-vulkan` runs these on one")
     found = [d for d in devices() if d.name.startswith("Vulkan")]
     if not found:

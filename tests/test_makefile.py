@@ -77,3 +77,32 @@ def test_make_test_lints_first_with_the_projects_ruff_and_mypy_config():
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
     assert tool["ruff"]["line-length"] == 120 and {"E", "F", "I"} <= set(tool["ruff"]["lint"]["select"])
     assert tool["mypy"]["strict"] is True and tool["mypy"]["files"] == ["harness"]
+
+
+def test_the_vulkan_build_has_a_venv_of_its_own_and_its_tests_run_there():
+    def venv(*args: str) -> str:
+        out = subprocess.run(["make", "-s", "-p", "-n", *args, "HARNESS_CACHE=/cache", "clean-venv"], cwd=ROOT,
+                             capture_output=True, text=True).stdout
+        return next(ln.split(":=")[1].strip() for ln in out.splitlines() if ln.startswith("PY :="))
+    assert venv("ACCEL=vulkan") == ".venv-vulkan/bin/python" and venv("ACCEL=cpu") == ".venv/bin/python"
+    r = subprocess.run(["make", "-n", "test-vulkan"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "bash scripts/vulkan-packages.sh" in r.stdout
+    assert "ACCEL=vulkan VENV=.venv-vulkan install" in r.stdout
+    assert "GGML_VK_VISIBLE_DEVICES=${GGML_VK_VISIBLE_DEVICES-0} .venv-vulkan/bin/python -m pytest -q -m vulkan" in r.stdout
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.startswith("make")]
+    assert ci[-2:] == ["make test-vulkan", "make gate-vulkan"]
+
+
+def test_vulkan_headers_new_enough_are_used_as_they_are(tmp_path):
+    """scripts/vulkan-headers.sh prints nothing when the system's headers have vk::LayerSettingEXT,
+    else a folder whose headers do (here one made beforehand, so nothing is fetched)."""
+    system_ok = subprocess.run(["c++", "-std=c++17", "-fsyntax-only", "-x", "c++", "-"], capture_output=True,
+                               input="#include <vulkan/vulkan.hpp>\nvk::LayerSettingEXT s;\n", text=True).returncode == 0
+    inc = tmp_path / "usr" / "include" / "vulkan"
+    inc.mkdir(parents=True)
+    (inc / "vulkan.hpp").write_text("namespace vk { struct LayerSettingEXT {}; }\n")
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "vulkan-headers.sh"), str(tmp_path)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("" if system_ok else str(tmp_path / "usr" / "include"))

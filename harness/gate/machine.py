@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import fail
+from harness.metrics.bandwidth import SOFTWARE_DEVICES
 
 
 def machine_class(env: dict[str, Any]) -> str:
-    """e.g. cpu-amd-epyc-2c: accelerator, device (GPU, else CPU model), logical cores."""
-    device = env.get("gpu_info") or env.get("device") or env.get("cpu_info") or "unknown"
-    slug = re.sub(r"[^a-z0-9]+", "-", str(device).lower()).strip("-")[:40]
+    """e.g. cpu-amd-epyc-2c: accelerator, device (GPU, else CPU model), logical cores. A software GPU
+    (llvmpipe) computes on the host CPU, so its class names that CPU too."""
+    device = str(env.get("gpu_info") or env.get("device") or env.get("cpu_info") or "unknown")
+    if re.search(SOFTWARE_DEVICES, device, re.IGNORECASE):  # computes on the host CPU: that is the machine
+        device = f"{device.split(' (')[0]} on {env.get('cpu_info', 'unknown')}"
+    slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")[:60 if " on " in device else 40]
     return f"{env.get('accel', 'cpu')}-{slug}-{env.get('cpu_cores_logical', '?')}c"
 
 

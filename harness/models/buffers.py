@@ -26,6 +26,7 @@ BUFFER = re.compile(r"(\S+)\s+(model|KV|RS|output|compute) buffer size\s*=\s*([0
 METAL = re.compile(r"allocated buffer, size =\s*[0-9.]+ MiB, \(\s*([0-9.]+) /\s*([0-9.]+)\)")
 KEEP = ("buffer size =", "allocated buffer, size", "buffer type overridden")  # lines worth keeping
 KINDS = {"model": "model", "KV": "kv", "RS": "kv", "output": "output", "compute": "compute"}
+HOST_BUFTS = ("CPU", "AMX")  # buffer types in host memory (with any *_Host): CPU, CPU_Mapped, CPU_REPACK, AMX
 SUMMED = ("model", "kv")  # one line per buffer (the model's, each cache's); the others: the last one counts
 
 
@@ -49,6 +50,16 @@ class Memory:
         return ";".join(f"{buft}:" + ",".join(f"{k}={mib:.2f}" for k, mib in kinds.items())
                         for buft, kinds in sorted(self.by_buft.items()))
 
+    def on_devices(self, kind: str) -> dict[str, float]:
+        """MiB of one kind per device: the GPU buffer types (Vulkan0, CUDA1, MTL0) by name, every host
+        buffer type (CPU, CPU_Mapped, CPU_REPACK, AMX, the pinned Vulkan_Host / CUDA_Host) as "host"."""
+        out: dict[str, float] = {}
+        for buft, kinds in self.by_buft.items():
+            if kind in kinds:
+                dev = "host" if buft.startswith(HOST_BUFTS) or buft.endswith("_Host") else buft
+                out[dev] = round(out.get(dev, 0.0) + kinds[kind], 2)
+        return out
+
     def columns(self) -> dict[str, Any]:
         """The mem_* columns (empty where llama.cpp logged nothing: a server we did not start)."""
         cols: dict[str, Any] = {"mem_model_mb": self.total("model"), "mem_kv_mb": self.total("kv"),
@@ -71,4 +82,13 @@ def parse(lines: Iterable[str]) -> Memory:
         m = METAL.search(line)
         if m:
             mem.metal_mb = float(m.group(1))
+    return mem
+
+
+def from_breakdown(text: str) -> Memory:
+    """The Memory a mem_by_buft cell was written from ("CPU:kv=4.75;Vulkan0:model=198.04,compute=76.50")."""
+    mem = Memory()
+    for part in filter(None, text.split(";")):
+        buft, _, kinds = part.partition(":")
+        mem.by_buft[buft] = {k: float(v) for k, _, v in (kv.partition("=") for kv in kinds.split(",")) if v}
     return mem

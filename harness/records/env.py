@@ -85,7 +85,8 @@ def gpu_model() -> str:
         return "; ".join(ln.strip() for ln in out.splitlines())
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return cpu_model()  # Apple Silicon: the GPU is part of the SoC
-    return ""
+    from harness.backends.devices import gpus
+    return ", ".join(d.description for d in gpus())  # as llama-bench's gpu_info: the devices llama.cpp sees
 
 
 def compute_backends(system_info: str) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from harness.models.buffers import from_breakdown
 from harness.records.schema import CONFIG_KEYS
 from harness.report import style
 
@@ -94,4 +95,23 @@ def compare_lines(points: Sequence[tuple[dict[str, Any], dict[int, dict[str, Any
         cells = [_cell(rows[i].get(c)) if i in rows else "" for c in cols for i in range(len(run_labels))]
         if any(cells):
             lines.append("| " + " | ".join([label, *cells]) + " |")
-    return [*lines, ""]
+    return [*lines, "", *_placement(configs, len(run_labels))]
+
+
+def where(row: dict[str, Any], kind: str) -> str:
+    """Which device holds a kind of buffer, from mem_by_buft: "Vulkan0 198.0, host 116.3"."""
+    on = from_breakdown(str(row.get("mem_by_buft") or "")).on_devices(kind)
+    return ", ".join(f"{dev} {mib:.1f}" for dev, mib in sorted(on.items(), key=lambda d: d[0] == "host"))
+
+
+def _placement(configs: dict[str, dict[int, dict[str, Any]]], n_runs: int) -> list[str]:
+    """Where each run put the weights and the KV cache (device or host, MiB): what an accelerator or an
+    offload setting changes."""
+    head = ["configuration", *(f"{kind} ({i + 1})" for kind in ("model", "KV cache") for i in range(n_runs))]
+    lines = ["#### Where the buffers are (MiB per device; host: CPU, mapped, repacked and pinned host memory)", "",
+             "| " + " | ".join(head) + " |", "|---|" + "---|" * (len(head) - 1)]
+    for label, rows in configs.items():
+        cells = [where(rows[i], kind) if i in rows else "" for kind in ("model", "kv") for i in range(n_runs)]
+        if any(cells):
+            lines.append("| " + " | ".join([label, *cells]) + " |")
+    return [*lines, ""] if len(lines) > 4 else []

@@ -23,6 +23,13 @@ def test_machine_class_names_accel_device_and_cores():
     assert machine_class({"accel": "cpu", "cpu_info": "AMD EPYC", "cpu_cores_logical": 2}) == "cpu-amd-epyc-2c"
 
 
+def test_a_software_gpu_is_classed_with_the_cpu_it_runs_on():
+    soft = {"accel": "vulkan", "device": "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)", "cpu_cores_logical": 2}
+    amd, intel = ({**soft, "cpu_info": cpu} for cpu in ("AMD EPYC 7B13", "Intel(R) Xeon(R) Processor"))
+    assert machine_class(amd) == "vulkan-vulkan0-llvmpipe-on-amd-epyc-7b13-2c"
+    assert machine_class(intel) == "vulkan-vulkan0-llvmpipe-on-intel-r-xeon-r-processor-2c"
+
+
 @pytest.fixture(scope="module")
 def common_run(tmp_path_factory) -> Path:
     """One bench of COMMON, read by the tests below (copied before any change)."""

@@ -41,12 +41,25 @@ def test_nothing_without_buffer_sizes():
     assert memory.section(df) == [] and list(memory.figures(df)) == []
 
 
+PLACEMENT = next(ln for ln in memory._placement({"x": {0: {"mem_by_buft": "CPU:kv=1"}}}, 1) if ln.startswith("####"))
+
+
 def test_compare_puts_each_run_side_by_side():
     df = _rows()
     recs = df[df.mem_model_mb != ""].to_dict("records")
     points = [({k: r[k] for k in CONFIG_KEYS}, {0: r, 1: {**r, "mem_compute_mb": "396.5"}}) for r in recs]
     lines = memory.compare_lines(points, ["http", "inprocess"])
     assert "Runs: (1) http; (2) inprocess" in lines
-    body = [ln for ln in lines if ln.startswith("| n_cpu_moe=")]
+    table, placement = lines[:lines.index(PLACEMENT)], lines[lines.index(PLACEMENT):]
+    body = [ln for ln in table if ln.startswith("| n_cpu_moe=")]
     assert len(body) == 2  # one line per configuration, not per test
+    where = [ln.split(" | ") for ln in placement if ln.startswith("| n_cpu_moe=")]
+    assert len(where) == 2 and all(cell.startswith("host ") for row in where for cell in row[1:])
     assert body[1].split(" | ")[5:7] == ["30.0", "396.5"]  # mem_compute_mb (1), (2) of n_cpu_moe=2
+
+
+def test_where_names_the_device_before_the_host():
+    row = {"mem_by_buft": "CPU:kv=4.75;CPU_Mapped:model=208.70;Vulkan0:model=105.66,compute=76.5;Vulkan_Host:compute=394.75"}
+    assert memory.where(row, "model") == "Vulkan0 105.7, host 208.7"
+    assert memory.where(row, "kv") == "host 4.8" and memory.where(row, "compute") == "Vulkan0 76.5, host 394.8"
+    assert memory.where({}, "model") == ""
