@@ -121,6 +121,23 @@ def _missing_preset(lines: list[str]) -> str | None:
             f"add your own folder with --config-dir DIR or {ENV})")
 
 
+def _unreadable(overrides: list[str], exc: BaseException) -> str | None:
+    """The override Hydra's grammar cannot read, named with the way to write it (a value holding `=`,
+    a space or brackets goes in quotes)."""
+    from hydra.errors import OverrideParseException
+    if not isinstance(exc, OverrideParseException):
+        return None
+    parser = OverridesParser.create()
+    for o in overrides:
+        try:
+            parser.parse_override(o)
+        except HydraException as bad:  # parse_override raises the grammar's error as a plain HydraException
+            key, _, value = o.partition("=")
+            return (f"cannot read the override {o!r} ({_first_line(bad)}); a value holding '=', spaces or "
+                    f"brackets goes in quotes: '{key}=\"{value}\"'")
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -159,7 +176,7 @@ def plan(overrides: list[str], multirun: bool, config_dirs: list[str] | tuple[st
     try:
         points = [compose_point(o) for o in expand(overrides, multirun)]
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(_first_line(exc)) from None
+        raise ConfigError(_unreadable(overrides, exc) or _first_line(exc)) from None
     finally:
         GlobalHydra.instance().clear()
     for cfg in points:

@@ -80,3 +80,11 @@ def test_real_model_preset_takes_the_users_file(tmp_path, tiny_model, monkeypatc
     cfg = plan(["model=gpt-oss-20b"], multirun=False)[0]
     from harness.models import cache
     assert cache.prepare(cfg.model) == tiny_model
+
+
+def test_an_override_hydra_cannot_read_is_named_with_the_quoting_it_needs():
+    with pytest.raises(ConfigError) as e:
+        plan(["model=synthetic-tiny", "backend.tensor_buft_overrides=exps=CPU"], multirun=False)
+    msg = str(e.value)
+    assert "\n" not in msg and "'backend.tensor_buft_overrides=exps=CPU'" in msg
+    assert """'backend.tensor_buft_overrides="exps=CPU"'""" in msg
