@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from harness.sweep.faults import ENV as FAULT_ENV
 # CPU 1 as `make gate` pins), so a round of both arms takes about a second on a quiet 2-core VM.
 BENCH = ("model=synthetic-small", "model.quant=Q8_0", "workload.n_prompt=64", "workload.n_gen=16",
          "workload.repetitions=3", "backend.n_threads=1", "backend.cpu_mask=0x2")
-ROUNDS = 10
+ROUNDS = 20
 
 # What each arm runs, with its own checkout's harness: compose the point, then one run in the kept
 # in-process worker per line read, its rows' per-repetition t/s printed as one JSON line.
@@ -188,8 +189,12 @@ def gate_against(ref: str, rounds: int, threshold: float, overrides: list[str], 
         return fail("harness gate", str(exc))
     except CurrentFailed as exc:
         return fail("harness gate", f"FAIL: {exc}", 1)
+    finally:
+        if out is None:  # no --out: the rounds and logs go with the temporary folder
+            shutil.rmtree(folder, ignore_errors=True)
     result = pairs(ref_rounds, cur_rounds, threshold)
     bad = failed([p.check for p in result])
     print(summary(result, ref, threshold, bad))
-    print(f"rounds: {folder / 'rounds.jsonl'}", file=sys.stderr)
+    if out is not None:
+        print(f"rounds: {folder / 'rounds.jsonl'}", file=sys.stderr)
     return 1 if bad else 0
