@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from cli_runner import ROOT, harness
 
+from harness.config.plan import plan
 from harness.gate.aa import false_alarms
 from harness.gate.baseline import keep
 from harness.gate.machine import machine_class, run_env
@@ -66,13 +67,18 @@ def test_runs_of_different_machine_classes_are_not_gated(common_run, tmp_path):
 
 
 def test_the_committed_baseline_matches_the_gate_sweep():
-    """results/baselines/<class>/ holds the points `make gate` benches, with samples to test on."""
+    """results/baselines/<class>/ holds the points its gate benches (`make gate`, the Vulkan build's
+    `make gate-vulkan`: that sweep's quant, tests and repetitions), with samples to test on."""
     bases = [p for p in (ROOT / "results" / "baselines").iterdir() if p.is_dir()]
     assert bases, "no committed baseline"
     for base in bases:
+        env = json.loads((base / "env.json").read_text())
+        assert machine_class(env) == base.name
+        (point,) = plan(["+sweep=" + ("gate-vulkan" if env["accel"] == "vulkan" else "gate")], multirun=True)
+        w = point.workload
         df = pd.read_csv(base / "results.csv", dtype=str, keep_default_na=False)
-        assert set(df.quant) == {"Q8_0"} and set(df.test) == {"pp512", "tg128"}
-        assert (df.status == "ok").all() and (df.repetitions == "10").all() and not df.model_path.str.len().any()
+        assert set(df.quant) == {point.model.quant} and set(df.test) == {f"pp{w.n_prompt}", f"tg{w.n_gen}"}
+        assert (df.status == "ok").all() and (df.repetitions == str(w.repetitions)).all()
+        assert not df.model_path.str.len().any()
         samples = [json.loads(ln) for ln in (base / "samples.jsonl").read_text().splitlines()]
-        assert len(samples) == len(df) and all(len(s["samples_ts"]) == 10 for s in samples)
-        assert machine_class(json.loads((base / "env.json").read_text())) == base.name
+        assert len(samples) == len(df) and all(len(s["samples_ts"]) == w.repetitions for s in samples)
