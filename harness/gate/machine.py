@@ -22,7 +22,7 @@ def machine_class(env: dict[str, Any]) -> str:
     (llvmpipe) computes on the host CPU, so its class names that CPU too."""
     device = str(env.get("gpu_info") or env.get("device") or env.get("cpu_info") or "unknown")
     if re.search(SOFTWARE_DEVICES, device, re.IGNORECASE):  # computes on the host CPU: that is the machine
-        device = f"{device.split(' (')[0]} on {env.get('cpu_info', 'unknown')}"
+        device = f"{device.split(': ')[-1].split(' (')[0]} on {env.get('cpu_info', 'unknown')}"  # llvmpipe on ...
     slug = re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-")[:60 if " on " in device else 40]
     return f"{env.get('accel', 'cpu')}-{slug}-{env.get('cpu_cores_logical', '?')}c"
 

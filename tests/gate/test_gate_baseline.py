@@ -27,8 +27,9 @@ def test_machine_class_names_accel_device_and_cores():
 def test_a_software_gpu_is_classed_with_the_cpu_it_runs_on():
     soft = {"accel": "vulkan", "device": "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)", "cpu_cores_logical": 2}
     amd, intel = ({**soft, "cpu_info": cpu} for cpu in ("AMD EPYC 7B13", "Intel(R) Xeon(R) Processor"))
-    assert machine_class(amd) == "vulkan-vulkan0-llvmpipe-on-amd-epyc-7b13-2c"
-    assert machine_class(intel) == "vulkan-vulkan0-llvmpipe-on-intel-r-xeon-r-processor-2c"
+    assert machine_class(amd) == "vulkan-llvmpipe-on-amd-epyc-7b13-2c"
+    assert machine_class(intel) == "vulkan-llvmpipe-on-intel-r-xeon-r-processor-2c"
+    assert machine_class({**intel, "gpu_info": "llvmpipe (LLVM 15.0.6, 256 bits)"}) == machine_class(intel)
 
 
 @pytest.fixture(scope="module")
