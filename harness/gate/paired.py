@@ -1,7 +1,9 @@
 """The paired gate's judgement: each point's ratio current / REF paired by round (the statistics
 `make vs-llama-bench` uses: `paired_by_round`, the geometric mean of the rounds' ratios with a
 bootstrap 95% interval over rounds), so drift between minutes, which hits both arms of a round
-alike, cancels. A point is a regression when the whole interval lies below 1 and the ratio is below
+alike, cancels. Each arm's value in a round is its fastest repetition (as the committed gate's
+best_ts): interference only slows a repetition, and one slowed repetition in one arm's turn would
+otherwise move that round's ratio by 10-25% (seen in A/A runs on a quiet 2-vCPU runner). A point is a regression when the whole interval lies below 1 and the ratio is below
 1 - threshold. The rounds themselves run in harness/sweep/paired.py.
 """
 from __future__ import annotations
@@ -34,11 +36,11 @@ def pairs(ref: list[Round], cur: list[Round], threshold: float) -> list[Pair]:
             out.append(Pair(Check(point=p, metric="avg_ts", baseline=None, current=None, change=None, p_value=None,
                                   verdict=verdict), float("nan"), float("nan"), len(both)))
             continue
-        mid, lo, hi = paired_by_round([a for a, _ in both], [b for _, b in both])
+        mid, lo, hi = paired_by_round([a for a, _ in both], [b for _, b in both], per_round=max)
         verdict = ("regression" if hi < 1 and mid < 1 - threshold else
                    "improvement" if lo > 1 and mid > 1 + threshold else "unchanged")
-        base = sum(sum(a) / len(a) for a, _ in both) / len(both)
-        now = sum(sum(b) / len(b) for _, b in both) / len(both)
+        base = sum(max(a) for a, _ in both) / len(both)
+        now = sum(max(b) for _, b in both) / len(both)
         out.append(Pair(Check(point=p, metric="avg_ts", baseline=base, current=now, change=mid - 1, p_value=None,
                               verdict=verdict), lo, hi, len(both)))
     return out

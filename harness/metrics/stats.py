@@ -3,7 +3,7 @@ of every ratio and share the harness reports (one 95% z, one bootstrap of a rati
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -122,10 +122,12 @@ def ratio_ci_from_spread(ref: float, ref_sd: float, ref_n: int, ours: float, our
 
 
 def paired_by_round(ref: Sequence[Sequence[float]], ours: Sequence[Sequence[float]], resamples: int = 2000,
-                    seed: int = 0) -> tuple[float, float, float]:
-    """paired_ratio over rounds: each arm's mean of its repetitions in a round, paired with the other
-    arm's of the same round (they ran seconds apart, so drift between rounds cancels)."""
-    return paired_ratio([float(np.mean(r)) for r in ref], [float(np.mean(o)) for o in ours], resamples, seed)
+                    seed: int = 0, per_round: Callable[[Sequence[float]], float] = np.mean
+                    ) -> tuple[float, float, float]:
+    """paired_ratio over rounds: each arm's mean (or `per_round`, e.g. max: the fastest repetition) of
+    its repetitions in a round, paired with the other arm's of the same round (they ran seconds apart,
+    so drift between rounds cancels)."""
+    return paired_ratio([float(per_round(r)) for r in ref], [float(per_round(o)) for o in ours], resamples, seed)
 
 
 def fisher_drop(base_c: int, base_n: int, cur_c: int, cur_n: int) -> float:
