@@ -178,10 +178,13 @@ clean-venv:
 
 # The paired gate (`harness gate --against`): the harness of GATE_REF (default the commit before this
 # one) and this checkout bench a small point in interleaved rounds on this machine, in this job; it
-# fails on a slowdown of a point whose paired 95% interval lies below 1 and beyond 2%
-# (docs/BENCHMARKS.md, "Regression gate"). GATE_PAIRED_RUN keeps the rounds' runs.
+# fails on a slowdown of a point whose paired 95% interval lies below 1 and beyond GATE_PAIRED_THRESHOLD:
+# 10% on this 2-vCPU VM, where A/A gates (docs only between the commits) saw pp64 at 0.93-0.95 when
+# the VM's slow mode hit one arm's turns (docs/BENCHMARKS.md, "Regression gate"); a quieter runner
+# can take the tool's 2%. GATE_PAIRED_RUN keeps the rounds' runs.
 GATE_REF ?= HEAD~1
+GATE_PAIRED_THRESHOLD ?= 0.10
 GATE_PAIRED_RUN ?= results/gate-paired
 .PHONY: gate-paired
 gate-paired: install
-	$(VENV)/bin/harness gate --against $(GATE_REF) --out $(GATE_PAIRED_RUN)
+	$(VENV)/bin/harness gate --against $(GATE_REF) --threshold $(GATE_PAIRED_THRESHOLD) --out $(GATE_PAIRED_RUN)
