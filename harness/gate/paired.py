@@ -3,7 +3,8 @@
 bootstrap 95% interval over rounds), so drift between minutes, which hits both arms of a round
 alike, cancels. Each arm's value in a round is its fastest repetition (as the committed gate's
 best_ts): interference only slows a repetition, and one slowed repetition in one arm's turn would
-otherwise move that round's ratio by 10-25% (seen in A/A runs on a quiet 2-vCPU runner). A point is a regression when the whole interval lies below 1 and the ratio is below
+otherwise move that round's ratio by 10-25% (seen in A/A runs on a quiet 2-vCPU runner). A point
+is a regression when the whole interval lies below 1 and the ratio is below
 1 - threshold. The rounds themselves run in harness/sweep/paired.py.
 """
 from __future__ import annotations
