@@ -161,7 +161,7 @@ gate-baseline: install
 # The same gate for the Vulkan build (its own venv, sweep harness/conf/sweep/gate-vulkan.yaml, its
 # own machine class and baseline). Thresholds from A/A runs on the software device (docs/BENCHMARKS.md,
 # "Accelerators"): it is slow and noisy, so only gross slowdowns fail.
-GATE_ARGS_VULKAN ?= --metric best_ts --threshold 0.5 --alpha 0.01
+GATE_ARGS_VULKAN ?= --metric best_ts --threshold 0.6 --alpha 0.01
 VULKAN_GATE = GGML_VK_VISIBLE_DEVICES=$${GGML_VK_VISIBLE_DEVICES-0} $(MAKE) ACCEL=vulkan VENV=$(VULKAN_VENV) \
 	GATE_SWEEP=gate-vulkan GATE_RUN=results/gate-vulkan-current GATE_ARGS="$(GATE_ARGS_VULKAN)"
 gate-vulkan:
