@@ -10,30 +10,17 @@ array and its strings) alive as long as the model.
 from __future__ import annotations
 
 import ctypes
-import functools
-from typing import Any
+
+from harness.backends.devices import ggml
 
 
 class BuftOverride(ctypes.Structure):
     _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
 
 
-@functools.cache
-def _ggml() -> Any:
-    import llama_cpp  # noqa: F401  (loads libllama, which registers the backends)
-    from llama_cpp._ggml import libggml
-    for name, res, args in (("ggml_backend_dev_count", ctypes.c_size_t, []),
-                            ("ggml_backend_dev_get", ctypes.c_void_p, [ctypes.c_size_t]),
-                            ("ggml_backend_dev_buffer_type", ctypes.c_void_p, [ctypes.c_void_p]),
-                            ("ggml_backend_buft_name", ctypes.c_char_p, [ctypes.c_void_p])):
-        fn = getattr(libggml, name)
-        fn.restype, fn.argtypes = res, args
-    return libggml
-
-
 def buffer_types() -> dict[str, int]:
     """Buffer type name -> ggml_backend_buffer_type_t of every device's buffer type (llama.cpp's -ot list)."""
-    g = _ggml()
+    g = ggml()
     out: dict[str, int] = {}
     for i in range(g.ggml_backend_dev_count()):
         buft = g.ggml_backend_dev_buffer_type(g.ggml_backend_dev_get(i))

@@ -28,44 +28,45 @@ class Device:
         return self.kind in ("gpu", "igpu")
 
 
+# The ggml functions the harness calls through ctypes (name, result, arguments): declared once here.
+_SIGNATURES: tuple[tuple[str, Any, list[Any]], ...] = (
+    ("ggml_backend_reg_count", ctypes.c_size_t, []),
+    ("ggml_backend_reg_get", ctypes.c_void_p, [ctypes.c_size_t]),
+    ("ggml_backend_reg_name", ctypes.c_char_p, [ctypes.c_void_p]),
+    ("ggml_backend_dev_count", ctypes.c_size_t, []),
+    ("ggml_backend_dev_get", ctypes.c_void_p, [ctypes.c_size_t]),
+    ("ggml_backend_dev_name", ctypes.c_char_p, [ctypes.c_void_p]),
+    ("ggml_backend_dev_description", ctypes.c_char_p, [ctypes.c_void_p]),
+    ("ggml_backend_dev_type", ctypes.c_int, [ctypes.c_void_p]),
+    ("ggml_backend_dev_memory", None, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
+                                       ctypes.POINTER(ctypes.c_size_t)]),
+    ("ggml_backend_dev_buffer_type", ctypes.c_void_p, [ctypes.c_void_p]),
+    ("ggml_backend_buft_name", ctypes.c_char_p, [ctypes.c_void_p]),
+)
+
+
 @functools.cache
-def _ggml() -> Any:
+def ggml() -> Any:
+    """The loaded libggml with the signatures above set (loading libllama first registers the backends)."""
+    import llama_cpp  # noqa: F401
     from llama_cpp._ggml import libggml
-    lib = libggml
-    lib.ggml_backend_dev_count.restype = ctypes.c_size_t
-    lib.ggml_backend_dev_count.argtypes = []
-    lib.ggml_backend_dev_get.restype = ctypes.c_void_p
-    lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
-    for fn in (lib.ggml_backend_dev_name, lib.ggml_backend_dev_description):
-        fn.restype = ctypes.c_char_p
-        fn.argtypes = [ctypes.c_void_p]
-    lib.ggml_backend_dev_type.restype = ctypes.c_int
-    lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
-    lib.ggml_backend_reg_count.argtypes = []
-    lib.ggml_backend_reg_get.restype = ctypes.c_void_p
-    lib.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
-    lib.ggml_backend_reg_name.restype = ctypes.c_char_p
-    lib.ggml_backend_reg_name.argtypes = [ctypes.c_void_p]
-    lib.ggml_backend_dev_memory.restype = None
-    lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                            ctypes.POINTER(ctypes.c_size_t)]
-    return lib
+    for name, res, args in _SIGNATURES:
+        fn = getattr(libggml, name)
+        fn.restype, fn.argtypes = res, args
+    return libggml
 
 
 def backend_names() -> list[str]:
     """The compute backends built into the loaded llama.cpp (Vulkan, CUDA, Metal, ..., CPU), whether
     or not a device of theirs is visible: the build's accelerator."""
-    import llama_cpp  # noqa: F401  (loads libllama, which registers the backends)
-    lib = _ggml()
+    lib = ggml()
     regs = (lib.ggml_backend_reg_get(i) for i in range(lib.ggml_backend_reg_count()))
     return [lib.ggml_backend_reg_name(reg).decode() for reg in regs]
 
 
 def devices() -> list[Device]:
     """Every device the loaded llama.cpp can compute on, in its order (GPUs first, the CPU last)."""
-    import llama_cpp  # noqa: F401  (loads libllama, which registers the backends)
-    lib = _ggml()
+    lib = ggml()
     out = []
     for i in range(lib.ggml_backend_dev_count()):
         dev = lib.ggml_backend_dev_get(i)
